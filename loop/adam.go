@@ -1,0 +1,171 @@
+package loop
+
+import (
+	"fmt"
+
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// Keras's Adam defaults.
+const (
+	DefaultLearningRate = 0.001
+	DefaultBeta1        = 0.9
+	DefaultBeta2        = 0.999
+	DefaultEpsilon      = 1e-7
+)
+
+// Adam is the Adam optimizer. Its numbers are float64, as Python's are; the
+// graph uses their float32 roundings.
+type Adam struct {
+	LearningRate, Beta1, Beta2, Epsilon float64
+	// Fused applies each update with TensorFlow's fused ResourceApplyAdam
+	// kernel. Otherwise the update is the op sequence of Keras 3's Adam
+	// (keras/src/optimizers/adam.py), which makes a Go step bit-identical to
+	// a Python tf.keras step. The two differ in the last bit: the kernel
+	// forms 1-beta in float32, Keras in float64 before rounding.
+	Fused bool
+}
+
+// NewAdam returns Adam with Keras's defaults.
+func NewAdam() Adam {
+	return Adam{LearningRate: DefaultLearningRate, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon}
+}
+
+// Validate checks the hyper-parameters.
+func (a Adam) Validate() error {
+	switch {
+	case !(a.LearningRate > 0):
+		return fmt.Errorf("adam: learning_rate %g must be > 0", a.LearningRate)
+	case !(a.Beta1 >= 0 && a.Beta1 < 1):
+		return fmt.Errorf("adam: beta_1 %g must be in [0, 1)", a.Beta1)
+	case !(a.Beta2 >= 0 && a.Beta2 < 1):
+		return fmt.Errorf("adam: beta_2 %g must be in [0, 1)", a.Beta2)
+	case !(a.Epsilon > 0):
+		return fmt.Errorf("adam: epsilon %g must be > 0", a.Epsilon)
+	}
+	return nil
+}
+
+// slots are Adam's per-variable state.
+type slots struct{ m, v *tfgraph.Variable }
+
+// Apply adds ops that apply grads to vars and returns the op that runs them
+// all and then increments the iteration counter. The updates start only
+// after every gradient is computed.
+func (a Adam) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output) (*tf.Operation, []*tfgraph.Variable, error) {
+	if err := a.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if len(vars) != len(grads) {
+		return nil, nil, fmt.Errorf("adam: %d variables but %d gradients", len(vars), len(grads))
+	}
+	var gradOps []*tf.Operation
+	for i, gr := range grads {
+		if gr.Op == nil {
+			return nil, nil, fmt.Errorf("adam: variable %s has no gradient (the loss does not depend on it)", vars[i].Name)
+		}
+		gradOps = append(gradOps, gr.Op)
+	}
+	s := g.Scope("adam")
+	zero, err := tf.NewTensor(int64(0))
+	if err != nil {
+		return nil, nil, err
+	}
+	iter := s.NewVariable("iterations", zero)
+	state := []*tfgraph.Variable{iter}
+	u := s.WithControlDependencies(gradOps...)
+
+	// local_step = float32(iterations + 1); beta powers; alpha, as Keras.
+	step := u.Cast("Cast", u.AddV2("Add", iter.Read(u, "iterations"), u.Const("one", int64(1))), tf.Float)
+	b1p := u.Pow("Pow", u.Scalar("beta_1", float32(a.Beta1)), step)
+	b2p := u.Pow("Pow_1", u.Scalar("beta_2", float32(a.Beta2)), step)
+	lr := u.Scalar("learning_rate", float32(a.LearningRate))
+	one := u.Scalar("one_f", 1)
+
+	var updates []*tf.Operation
+	if a.Fused {
+		updates, state, err = a.fused(u, vars, grads, lr, b1p, b2p, state)
+	} else {
+		alpha := u.RealDiv("truediv", u.Mul("mul", lr, u.Sqrt("Sqrt", u.Sub("sub", one, b2p))), u.Sub("sub_1", one, b1p))
+		updates, state, err = a.keras(u, vars, grads, alpha, state)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	after := s.WithControlDependencies(updates...)
+	inc := iter.AssignAdd(after, "increment", after.Const("one", int64(1)))
+	if err := g.Err(); err != nil {
+		return nil, nil, fmt.Errorf("adam: %w", err)
+	}
+	return inc, state, nil
+}
+
+// keras adds Keras 3's update for each variable:
+// m += (g - m) * (1 - beta_1); v += (g^2 - v) * (1 - beta_2);
+// var -= (m * alpha) / (sqrt(v) + epsilon).
+func (a Adam) keras(u *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output, alpha tf.Output, state []*tfgraph.Variable) ([]*tf.Operation, []*tfgraph.Variable, error) {
+	oneMinusB1 := float32(1 - a.Beta1) // rounded from float64, as Python does
+	oneMinusB2 := float32(1 - a.Beta2)
+	var updates []*tf.Operation
+	for i, v := range vars {
+		sl, err := newSlots(u, v)
+		if err != nil {
+			return nil, nil, err
+		}
+		state = append(state, sl.m, sl.v)
+		s := u.Scope("update_" + sanitize(v.Name))
+		gr := grads[i]
+		mAdd := sl.m.AssignAdd(s, "m_add", s.Mul("Mul", s.Sub("Sub", gr, sl.m.Read(s, "m")), s.Scalar("one_minus_beta_1", oneMinusB1)))
+		vAdd := sl.v.AssignAdd(s, "v_add", s.Mul("Mul_1", s.Sub("Sub_1", s.Square("Square", gr), sl.v.Read(s, "v")), s.Scalar("one_minus_beta_2", oneMinusB2)))
+		mNew := sl.m.Read(s.WithControlDependencies(mAdd), "m_new")
+		vNew := sl.v.Read(s.WithControlDependencies(vAdd), "v_new")
+		delta := s.RealDiv("truediv", s.Mul("Mul_2", mNew, alpha), s.AddV2("Add", s.Sqrt("Sqrt", vNew), s.Scalar("epsilon", float32(a.Epsilon))))
+		updates = append(updates, v.AssignSub(s, "apply", delta))
+	}
+	return updates, state, nil
+}
+
+// fused adds one ResourceApplyAdam per variable.
+func (a Adam) fused(u *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output, lr, b1p, b2p tf.Output, state []*tfgraph.Variable) ([]*tf.Operation, []*tfgraph.Variable, error) {
+	b1 := u.Scalar("beta_1_f", float32(a.Beta1))
+	b2 := u.Scalar("beta_2_f", float32(a.Beta2))
+	eps := u.Scalar("epsilon", float32(a.Epsilon))
+	var updates []*tf.Operation
+	for i, v := range vars {
+		sl, err := newSlots(u, v)
+		if err != nil {
+			return nil, nil, err
+		}
+		state = append(state, sl.m, sl.v)
+		op := u.Op("ResourceApplyAdam", "apply_"+sanitize(v.Name),
+			[]any{v.Handle, sl.m.Handle, sl.v.Handle, b1p, b2p, lr, b1, b2, eps, grads[i]},
+			map[string]any{"use_locking": false, "use_nesterov": false})
+		updates = append(updates, op)
+	}
+	return updates, state, nil
+}
+
+func newSlots(g *tfgraph.Graph, v *tfgraph.Variable) (slots, error) {
+	zeros, err := tfgraph.Zeros{}.Values(v.Shape, nil)
+	if err != nil {
+		return slots{}, fmt.Errorf("adam slots for %s: %w", v.Name, err)
+	}
+	t, err := tfgraph.NewTensor(v.Shape, zeros)
+	if err != nil {
+		return slots{}, fmt.Errorf("adam slots for %s: %w", v.Name, err)
+	}
+	name := sanitize(v.Name)
+	return slots{m: g.NewVariable(name+"/m", t), v: g.NewVariable(name+"/v", t)}, nil
+}
+
+// sanitize turns a variable name into a name-scope component.
+func sanitize(name string) string {
+	out := []byte(name)
+	for i, c := range out {
+		if c == '/' || c == ':' {
+			out[i] = '_'
+		}
+	}
+	return string(out)
+}

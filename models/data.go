@@ -1,0 +1,52 @@
+package models
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Dataset is a full batch of inputs X [N, features] and one-hot labels
+// Y [N, classes].
+type Dataset struct {
+	X, Y Array
+}
+
+// Validate checks that the data fit a model with the given input and class
+// counts.
+func (d Dataset) Validate(inputs, classes int) error {
+	if len(d.X.Shape) != 2 || d.X.Shape[1] != int64(inputs) {
+		return fmt.Errorf("data: x has shape %v, the model needs [N, %d]", d.X.Shape, inputs)
+	}
+	if len(d.Y.Shape) != 2 || d.Y.Shape[1] != int64(classes) {
+		return fmt.Errorf("data: y has shape %v, the model needs [N, %d] (one-hot)", d.Y.Shape, classes)
+	}
+	if d.X.Shape[0] != d.Y.Shape[0] || d.X.Shape[0] == 0 {
+		return fmt.Errorf("data: x has %d examples and y has %d; need the same, > 0", d.X.Shape[0], d.Y.Shape[0])
+	}
+	if int64(len(d.X.Data)) != d.X.Shape[0]*d.X.Shape[1] || int64(len(d.Y.Data)) != d.Y.Shape[0]*d.Y.Shape[1] {
+		return fmt.Errorf("data: array sizes do not match their shapes")
+	}
+	return nil
+}
+
+// Synthetic makes the article's dummy data: x ~ N(0, 1) of shape
+// [n, inputs] and y one-hot of labels uniform in [0, classes), drawn from a
+// PCG seeded with seed.
+func Synthetic(n, inputs, classes int, seed uint64) (Dataset, error) {
+	if n <= 0 || inputs <= 0 || classes <= 0 {
+		return Dataset{}, fmt.Errorf("synthetic data: n=%d inputs=%d classes=%d must all be > 0", n, inputs, classes)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xda3e39cb94b95bdb))
+	x := make([]float32, n*inputs)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	y := make([]float32, n*classes)
+	for i := 0; i < n; i++ {
+		y[i*classes+rng.IntN(classes)] = 1
+	}
+	return Dataset{
+		X: Array{Shape: []int64{int64(n), int64(inputs)}, Data: x},
+		Y: Array{Shape: []int64{int64(n), int64(classes)}, Data: y},
+	}, nil
+}

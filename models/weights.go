@@ -1,0 +1,56 @@
+package models
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// Array is a float32 array with its shape, as stored in .npz files.
+type Array struct {
+	Shape []int64
+	Data  []float32
+}
+
+// Weights maps variable names (e.g. "layer1/weight_fp") to values.
+type Weights map[string]Array
+
+// Names returns the keys in sorted order.
+func (w Weights) Names() []string {
+	out := make([]string, 0, len(w))
+	for k := range w {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tensor returns the value of variable name as a tensor of the given shape.
+func (w Weights) tensor(name string, shape []int64) (*tf.Tensor, error) {
+	a, ok := w[name]
+	if !ok {
+		return nil, fmt.Errorf("no initial value for %s", name)
+	}
+	if !sameShape(a.Shape, shape) {
+		return nil, fmt.Errorf("initial value for %s has shape %v, the model needs %v", name, a.Shape, shape)
+	}
+	t, err := tfgraph.NewTensor(shape, a.Data)
+	if err != nil {
+		return nil, fmt.Errorf("initial value for %s: %w", name, err)
+	}
+	return t, nil
+}
+
+func sameShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

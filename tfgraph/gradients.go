@@ -1,0 +1,246 @@
+package tfgraph
+
+import (
+	"fmt"
+	"sort"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// GradFunc computes the gradients of one op. dys has one entry per output of
+// the op (a zero Output where nothing flows back into that output); it
+// returns one entry per input (a zero Output for inputs without a gradient).
+// g is a view scoped for the gradient ops of this node.
+type GradFunc func(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error)
+
+// Registry maps op types to gradient functions. The zero value is empty;
+// DefaultRegistry returns one holding every gradient this package provides.
+type Registry struct {
+	funcs map[string]GradFunc
+}
+
+// Register sets the gradient function for an op type, replacing any other.
+func (r *Registry) Register(opType string, f GradFunc) {
+	if r.funcs == nil {
+		r.funcs = map[string]GradFunc{}
+	}
+	r.funcs[opType] = f
+}
+
+// Lookup returns the gradient function for an op type.
+func (r *Registry) Lookup(opType string) (GradFunc, bool) {
+	f, ok := r.funcs[opType]
+	return f, ok
+}
+
+// OpTypes lists the registered op types.
+func (r *Registry) OpTypes() []string {
+	out := make([]string, 0, len(r.funcs))
+	for k := range r.funcs {
+		out = append(out, k)
+	}
+	return out
+}
+
+// DefaultRegistry returns a new registry with this package's gradients:
+// Go ports of TensorFlow's Python gradient functions (math, nn, array,
+// fake-quant), and TensorFlow's C++ gradients for the ops in cc_grad.go.
+func DefaultRegistry() *Registry {
+	r := &Registry{}
+	registerMathGrads(r)
+	registerArrayGrads(r)
+	registerNNGrads(r)
+	registerQuantGrads(r)
+	registerCCGrads(r)
+	return r
+}
+
+// Gradients adds ops computing d(sum of ys)/d(xs), walking back from ys
+// through ops recorded in g and calling reg for each op's gradient. dys, if
+// not nil, are the upstream gradients for ys (default: ones). The result has
+// one entry per x; an x that ys do not depend on gets a zero Output.
+// An op on a path from xs to ys with no registered gradient is an error
+// naming the op and the path from the loss to it.
+func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, error) {
+	if err := g.Err(); err != nil {
+		return nil, err
+	}
+	if dys != nil && len(dys) != len(ys) {
+		return nil, fmt.Errorf("gradients: %d upstream gradients for %d ys", len(dys), len(ys))
+	}
+	for _, o := range append(append([]tf.Output(nil), ys...), xs...) {
+		if g.Node(o.Op) == nil {
+			return nil, fmt.Errorf("gradients: %s was not built through this graph", describe(o))
+		}
+	}
+	// Ops reachable forward from xs and backward from ys.
+	fwd := map[string]bool{}
+	stack := []string{}
+	for _, x := range xs {
+		if !fwd[x.Op.Name()] {
+			fwd[x.Op.Name()] = true
+			stack = append(stack, x.Op.Name())
+		}
+	}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, c := range g.st.consumers[n] {
+			if !fwd[c] {
+				fwd[c] = true
+				stack = append(stack, c)
+			}
+		}
+	}
+	// Backward from ys, keeping for each op the consumer we reached it from
+	// (for error paths).
+	parent := map[string]string{}
+	between := map[string]bool{}
+	for _, y := range ys {
+		n := y.Op.Name()
+		if fwd[n] && !between[n] {
+			between[n] = true
+			parent[n] = ""
+			stack = append(stack, n)
+		}
+	}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, in := range g.st.nodes[n].Inputs {
+			p := in.Op.Name()
+			if fwd[p] && !between[p] {
+				between[p] = true
+				parent[p] = n
+				stack = append(stack, p)
+			}
+		}
+	}
+	// pending[op] = number of input edges from between-ops consuming op.
+	pending := map[string]int{}
+	for n := range between {
+		for _, in := range g.st.nodes[n].Inputs {
+			if between[in.Op.Name()] {
+				pending[in.Op.Name()]++
+			}
+		}
+	}
+	grads := map[tf.Output][]tf.Output{}
+	for i, y := range ys {
+		var dy tf.Output
+		if dys != nil {
+			dy = dys[i]
+		} else {
+			dy = g.onesLike(y)
+		}
+		grads[y] = append(grads[y], dy)
+	}
+	var ready []string
+	for n := range between {
+		if pending[n] == 0 {
+			ready = append(ready, n)
+		}
+	}
+	sort.Strings(ready) // deterministic op names
+	gs := g.Scope("gradients")
+	for len(ready) > 0 {
+		name := ready[0]
+		ready = ready[1:]
+		node := g.st.nodes[name]
+		// Does anything flow on to another op on the path?
+		needs := false
+		for _, in := range node.Inputs {
+			if between[in.Op.Name()] {
+				needs = true
+				break
+			}
+		}
+		if needs {
+			dxs, err := g.opGradient(gs, reg, node, grads, parent)
+			if err != nil {
+				return nil, err
+			}
+			for i, in := range node.Inputs {
+				if between[in.Op.Name()] && i < len(dxs) && dxs[i].Op != nil {
+					grads[in] = append(grads[in], dxs[i])
+				}
+			}
+		}
+		var next []string
+		for _, in := range node.Inputs {
+			p := in.Op.Name()
+			if !between[p] {
+				continue
+			}
+			pending[p]--
+			if pending[p] == 0 {
+				next = append(next, p)
+			}
+		}
+		sort.Strings(next)
+		ready = append(ready, next...)
+	}
+	out := make([]tf.Output, len(xs))
+	for i, x := range xs {
+		out[i] = gs.sumGrads(x, grads[x])
+	}
+	if err := g.Err(); err != nil {
+		return nil, fmt.Errorf("gradients: %w", err)
+	}
+	return out, nil
+}
+
+// opGradient aggregates the upstream gradients of node's outputs and calls
+// its registered gradient function.
+func (g *Graph) opGradient(gs *Graph, reg *Registry, node *Node, grads map[tf.Output][]tf.Output, parent map[string]string) ([]tf.Output, error) {
+	f, ok := reg.Lookup(node.Type())
+	if !ok {
+		path := []string{}
+		for n := node.Name(); n != ""; n = parent[n] {
+			path = append([]string{fmt.Sprintf("%s (%s)", n, g.st.nodes[n].Type())}, path...)
+		}
+		return nil, fmt.Errorf("gradients: no gradient registered for op type %s (op %s); path from the loss: %s",
+			node.Type(), node.Name(), joinPath(path))
+	}
+	s := gs.Scope(node.Name())
+	dys := make([]tf.Output, node.Op.NumOutputs())
+	any := false
+	for i := range dys {
+		o := node.Op.Output(i)
+		dys[i] = s.sumGrads(o, grads[o])
+		any = any || dys[i].Op != nil
+	}
+	if !any {
+		return nil, nil
+	}
+	dxs, err := f(s, node, dys)
+	if err != nil {
+		return nil, fmt.Errorf("gradient of %s (%s): %w", node.Name(), node.Type(), err)
+	}
+	if err := g.Err(); err != nil {
+		return nil, fmt.Errorf("gradient of %s (%s): %w", node.Name(), node.Type(), err)
+	}
+	return dxs, nil
+}
+
+// sumGrads adds up the gradient contributions to one output with AddN, as
+// TensorFlow's Python gradients do.
+func (g *Graph) sumGrads(o tf.Output, parts []tf.Output) tf.Output {
+	switch len(parts) {
+	case 0:
+		return tf.Output{}
+	case 1:
+		return parts[0]
+	}
+	return g.AddN(fmt.Sprintf("sum_%s_%d", o.Op.Name(), o.Index), parts)
+}
+
+// onesLike adds a tensor of ones shaped like y (a scalar 1 for scalars,
+// matching tf.GradientTape's default output gradient).
+func (g *Graph) onesLike(y tf.Output) tf.Output {
+	dims, err := ShapeOf(y)
+	if err == nil && len(dims) == 0 {
+		return g.Const("ones", float32(1))
+	}
+	return g.Op1("OnesLike", "ones", []any{y}, nil)
+}
