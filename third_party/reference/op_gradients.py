@@ -1,0 +1,63 @@
+"""Gradients of single TensorFlow ops under tf.GradientTape, for qat-go's
+gradient-registry tests.
+
+usage: op_gradients.py CASES.json OUT.json
+Each case: {"name", "op", "inputs": [{"arg", "dtype", "shape", "values",
+"diff"} | {"arg", "list": [tensor...], "diff"}], "attrs": {...},
+"upstream": [tensor or null per op output]}. Output: {name: [grad values or
+null, one per differentiable input (each list item counts as one)]}.
+"""
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def tensor(spec):
+    return tf.constant(np.array(spec["values"], dtype=spec["dtype"]).reshape(spec["shape"] or []))
+
+
+def run(case):
+    args, sources = {}, []
+    for inp in case["inputs"]:
+        if "list" in inp:
+            ts = [tensor(s) for s in inp["list"]]
+            args[inp["arg"]] = ts
+            if inp.get("diff"):
+                sources.extend(ts)
+        else:
+            t = tensor(inp)
+            args[inp["arg"]] = t
+            if inp.get("diff"):
+                sources.append(t)
+    with tf.GradientTape() as tape:
+        for s in sources:
+            tape.watch(s)
+        out = getattr(tf.raw_ops, case["op"])(**args, **(case.get("attrs") or {}))
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    targets, ups = [], []
+    for o, up in zip(outs, case["upstream"]):
+        if up is not None:
+            targets.append(o)
+            ups.append(tensor(up))
+    grads = tape.gradient(targets, sources, output_gradients=ups)
+    return [None if g is None else tf.convert_to_tensor(g).numpy().astype(np.float64).ravel().tolist() for g in grads]
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        cases = json.load(f)
+    out = {c["name"]: run(c) for c in cases}
+    with open(sys.argv[2], "w") as f:
+        json.dump(out, f)
+
+
+if __name__ == "__main__":
+    main()
