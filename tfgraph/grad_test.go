@@ -93,6 +93,7 @@ func fakeQuantInputs(r *rand.Rand, min, max float32, bits int, narrow bool, n in
 		float64(nmin), float64(nmax),
 		float64(math.Nextafter32(nmin, -10)), float64(math.Nextafter32(nmax, 10)),
 		float64(math.Nextafter32(nmin, 10)), float64(math.Nextafter32(nmax, -10)),
+		float64(nmin - scale/4), float64(nmax + scale/4), // outside, never subnormal
 		float64(nmin - 3*scale), float64(nmax + 3*scale), 0,
 		float64(nmin + 2.5*scale), // a half-way point: rounds up
 	}

@@ -1,0 +1,141 @@
+package loop_test
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qat-go/qat/internal/oracle"
+	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// runAdam applies opt for each gradient in grads to a variable starting at
+// init and returns its final value.
+func runAdam(t *testing.T, opt loop.Adam, shape []int64, init []float32, grads [][]float32) []float32 {
+	t.Helper()
+	g := tfgraph.NewGraph()
+	it, err := tfgraph.NewTensor(shape, init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := g.NewVariable("w", it)
+	gp := g.Placeholder("grad", tf.Float, shape)
+	train, _, err := opt.Apply(g, []*tfgraph.Variable{v}, []tf.Output{g.Identity("g", gp)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := v.Read(g, "read")
+	initOp := g.InitOp()
+	s, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Run(nil, nil, []*tf.Operation{initOp}); err != nil {
+		t.Fatal(err)
+	}
+	for _, gr := range grads {
+		gt, err := tfgraph.NewTensor(shape, gr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Run(map[tf.Output]*tf.Tensor{gp: gt}, nil, []*tf.Operation{train}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := s.Run(nil, []tf.Output{read}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tfgraph.Float32s(out[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Both Adam variants against TensorFlow: the Keras op sequence against
+// Keras 3's Adam, the fused variant against tf.raw_ops.ResourceApplyAdam.
+func TestAdamMatchesTensorFlow(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	shape := []int64{6, 4}
+	const steps = 20
+	init := make([]float32, 24)
+	for i := range init {
+		init[i] = float32(r.NormFloat64())
+	}
+	grads := make([][]float32, steps)
+	flat := make([]float32, 0, steps*24)
+	for s := range grads {
+		grads[s] = make([]float32, 24)
+		for i := range grads[s] {
+			grads[s][i] = float32(r.NormFloat64() * 0.1)
+		}
+		flat = append(flat, grads[s]...)
+	}
+	opt := loop.Adam{LearningRate: 0.003, Beta1: 0.85, Beta2: 0.995, Epsilon: 1e-6}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
+	if err := models.WriteNPZ(in, map[string]models.Array{
+		"var":   {Shape: shape, Data: init},
+		"grads": {Shape: []int64{steps, 6, 4}, Data: flat},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oracle.Run("adam_reference.py", in, out, "0.003", "0.85", "0.995", "1e-6"); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := models.ReadNPZ(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		fused bool
+	}{{"keras", false}, {"fused", true}} {
+		o := opt
+		o.Fused = tt.fused
+		got := runAdam(t, o, shape, init, grads)
+		want := ref[tt.name].Data
+		diff := 0
+		for i := range want {
+			if got[i] != want[i] {
+				diff++
+				if diff == 1 {
+					t.Errorf("%s: element %d: Go %v, TF %v", tt.name, i, got[i], want[i])
+				}
+			}
+		}
+		if diff == 0 {
+			t.Logf("%s Adam: %d steps bit-identical to TensorFlow", tt.name, steps)
+		}
+	}
+}
+
+func TestAdamValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*loop.Adam)
+		want string
+	}{
+		{"defaults", func(*loop.Adam) {}, ""},
+		{"zero lr", func(a *loop.Adam) { a.LearningRate = 0 }, "learning_rate"},
+		{"beta_1 = 1", func(a *loop.Adam) { a.Beta1 = 1 }, "beta_1"},
+		{"negative beta_2", func(a *loop.Adam) { a.Beta2 = -0.1 }, "beta_2"},
+		{"zero epsilon", func(a *loop.Adam) { a.Epsilon = 0 }, "epsilon"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := loop.NewAdam()
+			tt.mod(&a)
+			err := a.Validate()
+			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,102 @@
+package loop_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/qat"
+)
+
+func TestNewTrainerRejectsBadInput(t *testing.T) {
+	good, err := models.Synthetic(8, 10, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongX, _ := models.Synthetic(8, 7, 10, 1)
+	wrongY, _ := models.Synthetic(8, 10, 3, 1)
+	short := good
+	short.Y = models.Array{Shape: []int64{5, 10}, Data: make([]float32, 50)}
+	bits := models.Example3()
+	bits.Layers[0].Weights = qat.FixedRange{Min: -1, Max: 1, NumBits: 17}
+	nanRange := models.Example3()
+	nanRange.Layers[1].Output = qat.FixedRange{Min: float32(math.NaN()), Max: 1, NumBits: 8}
+	badInit := models.Weights{"layer1/weight_fp": {Shape: []int64{3, 3}, Data: make([]float32, 9)}}
+	tests := []struct {
+		name  string
+		model models.Model
+		data  models.Dataset
+		init  models.Weights
+		want  string
+	}{
+		{"x features", models.Example3(), wrongX, nil, "x has shape [8 7], the model needs [N, 10]"},
+		{"y classes", models.Example3(), wrongY, nil, "y has shape [8 3], the model needs [N, 10]"},
+		{"example counts", models.Example3(), short, nil, "x has 8 examples and y has 5"},
+		{"num_bits 17", bits, good, nil, "layer layer1: weights quantizer: num_bits 17 is outside 2..16"},
+		{"NaN range", nanRange, good, nil, "layer layer2: output quantizer: range [NaN, 1] is not finite"},
+		{"init shape", models.Example3(), good, badInit, "initial value for layer1/weight_fp has shape [3 3], the model needs [10 32]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := loop.NewTrainer(tt.model, tt.data, tt.init, loop.DefaultConfig())
+			if err == nil {
+				tr.Close()
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// A diverging run stops with an error that says the loss is not finite.
+func TestRunStopsOnNaNLoss(t *testing.T) {
+	data, err := models.Synthetic(16, 10, 10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data.X.Data[3] = float32(math.NaN())
+	tr, err := loop.NewTrainer(models.Example3(), data, nil, loop.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	err = tr.Run(context.Background(), 5, nil)
+	if err == nil || !strings.Contains(err.Error(), "step 1: loss is NaN") {
+		t.Fatalf("Run error = %v, want a NaN-loss error at step 1", err)
+	}
+}
+
+func TestRunHonoursContext(t *testing.T) {
+	tr, err := loop.NewTrainer(models.Example1(), mustSynthetic(t, 16, 10, 2), nil, loop.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := 0
+	err = tr.Run(ctx, 10, func(r loop.StepResult) error {
+		steps++
+		if r.Step == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || steps != 3 {
+		t.Fatalf("Run = %v after %d steps, want context.Canceled after 3", err, steps)
+	}
+}
+
+func mustSynthetic(t *testing.T, n, inputs, classes int) models.Dataset {
+	t.Helper()
+	d, err := models.Synthetic(n, inputs, classes, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
