@@ -1,0 +1,44 @@
+package loop_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
+)
+
+// Train the article's Example 3 (10 -> 32 -> 10, weights and biases
+// fake-quantized in [-0.1, 0.1], activations in [-1, 1]) on its synthetic
+// data with Adam(learning_rate=0.01).
+func ExampleNewTrainer() {
+	m := models.Example3()
+	data, err := models.Synthetic(100, m.Inputs, m.Classes(), 42)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tr, err := loop.NewTrainer(m, data, nil, loop.DefaultConfig())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tr.Close()
+	err = tr.Run(context.Background(), 100, func(r loop.StepResult) error {
+		if r.Step == 1 || r.Step == 100 {
+			fmt.Printf("step %d: loss %.4f\n", r.Step, r.Loss)
+		}
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	w, err := tr.Weights()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(w.Names())
+	// Output:
+	// step 1: loss 2.3359
+	// step 100: loss 2.1855
+	// [layer1/bias_fp layer1/weight_fp layer2/bias_fp layer2/weight_fp]
+}
