@@ -83,15 +83,19 @@ func (a Adam) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Outpu
 	lr := u.Scalar("learning_rate", float32(a.LearningRate))
 	one := u.Scalar("one_f", 1)
 
+	sl := make([]slots, len(vars))
+	for i, v := range vars {
+		if sl[i], err = newSlots(s, v); err != nil {
+			return nil, nil, err
+		}
+		state = append(state, sl[i].m, sl[i].v)
+	}
 	var updates []*tf.Operation
 	if a.Fused {
-		updates, state, err = a.fused(u, vars, grads, lr, b1p, b2p, state)
+		updates = a.fused(u, vars, sl, grads, lr, b1p, b2p)
 	} else {
 		alpha := u.RealDiv("truediv", u.Mul("mul", lr, u.Sqrt("Sqrt", u.Sub("sub", one, b2p))), u.Sub("sub_1", one, b1p))
-		updates, state, err = a.keras(u, vars, grads, alpha, state)
-	}
-	if err != nil {
-		return nil, nil, err
+		updates = a.keras(u, vars, sl, grads, alpha)
 	}
 	after := s.WithControlDependencies(updates...)
 	inc := iter.AssignAdd(after, "increment", after.Const("one", int64(1)))
@@ -104,16 +108,12 @@ func (a Adam) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Outpu
 // keras adds Keras 3's update for each variable:
 // m += (g - m) * (1 - beta_1); v += (g^2 - v) * (1 - beta_2);
 // var -= (m * alpha) / (sqrt(v) + epsilon).
-func (a Adam) keras(u *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output, alpha tf.Output, state []*tfgraph.Variable) ([]*tf.Operation, []*tfgraph.Variable, error) {
+func (a Adam) keras(u *tfgraph.Graph, vars []*tfgraph.Variable, slots []slots, grads []tf.Output, alpha tf.Output) []*tf.Operation {
 	oneMinusB1 := float32(1 - a.Beta1) // rounded from float64, as Python does
 	oneMinusB2 := float32(1 - a.Beta2)
 	var updates []*tf.Operation
 	for i, v := range vars {
-		sl, err := newSlots(u, v)
-		if err != nil {
-			return nil, nil, err
-		}
-		state = append(state, sl.m, sl.v)
+		sl := slots[i]
 		s := u.Scope("update_" + sanitize(v.Name))
 		gr := grads[i]
 		mAdd := sl.m.AssignAdd(s, "m_add", s.Mul("Mul", s.Sub("Sub", gr, sl.m.Read(s, "m")), s.Scalar("one_minus_beta_1", oneMinusB1)))
@@ -123,27 +123,22 @@ func (a Adam) keras(u *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Outpu
 		delta := s.RealDiv("truediv", s.Mul("Mul_2", mNew, alpha), s.AddV2("Add", s.Sqrt("Sqrt", vNew), s.Scalar("epsilon", float32(a.Epsilon))))
 		updates = append(updates, v.AssignSub(s, "apply", delta))
 	}
-	return updates, state, nil
+	return updates
 }
 
 // fused adds one ResourceApplyAdam per variable.
-func (a Adam) fused(u *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output, lr, b1p, b2p tf.Output, state []*tfgraph.Variable) ([]*tf.Operation, []*tfgraph.Variable, error) {
+func (a Adam) fused(u *tfgraph.Graph, vars []*tfgraph.Variable, slots []slots, grads []tf.Output, lr, b1p, b2p tf.Output) []*tf.Operation {
 	b1 := u.Scalar("beta_1_f", float32(a.Beta1))
 	b2 := u.Scalar("beta_2_f", float32(a.Beta2))
 	eps := u.Scalar("epsilon", float32(a.Epsilon))
 	var updates []*tf.Operation
 	for i, v := range vars {
-		sl, err := newSlots(u, v)
-		if err != nil {
-			return nil, nil, err
-		}
-		state = append(state, sl.m, sl.v)
 		op := u.Op("ResourceApplyAdam", "apply_"+sanitize(v.Name),
-			[]any{v.Handle, sl.m.Handle, sl.v.Handle, b1p, b2p, lr, b1, b2, eps, grads[i]},
+			[]any{v.Handle, slots[i].m.Handle, slots[i].v.Handle, b1p, b2p, lr, b1, b2, eps, grads[i]},
 			map[string]any{"use_locking": false, "use_nesterov": false})
 		updates = append(updates, op)
 	}
-	return updates, state, nil
+	return updates
 }
 
 func newSlots(g *tfgraph.Graph, v *tfgraph.Variable) (slots, error) {

@@ -43,7 +43,7 @@ func (m Model) InitialWeights(given Weights, seed uint64) (Weights, error) {
 		if shapes[name] == nil {
 			return nil, fmt.Errorf("initial weights name %q, which the model does not have", name)
 		}
-		if !sameShape(given[name].Shape, shapes[name]) {
+		if !tfgraph.SameShape(given[name].Shape, shapes[name]) {
 			return nil, fmt.Errorf("initial value for %s has shape %v, the model needs %v", name, given[name].Shape, shapes[name])
 		}
 	}

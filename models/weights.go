@@ -33,7 +33,7 @@ func (w Weights) tensor(name string, shape []int64) (*tf.Tensor, error) {
 	if !ok {
 		return nil, fmt.Errorf("no initial value for %s", name)
 	}
-	if !sameShape(a.Shape, shape) {
+	if !tfgraph.SameShape(a.Shape, shape) {
 		return nil, fmt.Errorf("initial value for %s has shape %v, the model needs %v", name, a.Shape, shape)
 	}
 	t, err := tfgraph.NewTensor(shape, a.Data)
@@ -41,16 +41,4 @@ func (w Weights) tensor(name string, shape []int64) (*tf.Tensor, error) {
 		return nil, fmt.Errorf("initial value for %s: %w", name, err)
 	}
 	return t, nil
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -17,7 +17,7 @@ func (g *Graph) reduceTo(name string, grad, x tf.Output) tf.Output {
 	gd, err1 := ShapeOf(grad)
 	xd, err2 := ShapeOf(x)
 	if err1 == nil && err2 == nil && fullyDefined(gd) && fullyDefined(xd) {
-		if equalDims(gd, xd) {
+		if SameShape(gd, xd) {
 			return grad
 		}
 		if len(xd) > len(gd) {
@@ -46,7 +46,8 @@ func (g *Graph) reduceTo(name string, grad, x tf.Output) tf.Output {
 	return s.Op1("Reshape", "Reshape", []any{sum, sx}, nil)
 }
 
-func equalDims(a, b []int64) bool {
+// SameShape reports whether two shapes are equal.
+func SameShape(a, b []int64) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -209,9 +209,9 @@ func cases() []gradCase {
 				{Arg: "max", Diff: true, tensorSpec: f32(nil, []float64{float64(q.max)})}},
 			Attrs: attrs, Upstream: []*tensorSpec{up(r, []int64{4, 5})}})
 		add(gradCase{Name: "FakeQuantWithMinMaxArgs" + name[len("FakeQuantWithMinMaxVars"):], Op: "FakeQuantWithMinMaxArgs",
-			Inputs: []input{{Arg: "inputs", Diff: true, tensorSpec: f32([]int64{4, 5}, fakeQuantInputs(r, q.min, q.max, q.bits, q.narrow, 20))}},
-			Attrs:  map[string]any{"min": q.min, "max": q.max, "num_bits": int64(q.bits), "narrow_range": q.narrow},
-			goAttrs: map[string]any{"min": q.min, "max": q.max, "num_bits": int64(q.bits), "narrow_range": q.narrow},
+			Inputs:   []input{{Arg: "inputs", Diff: true, tensorSpec: f32([]int64{4, 5}, fakeQuantInputs(r, q.min, q.max, q.bits, q.narrow, 20))}},
+			Attrs:    map[string]any{"min": q.min, "max": q.max, "num_bits": int64(q.bits), "narrow_range": q.narrow},
+			goAttrs:  map[string]any{"min": q.min, "max": q.max, "num_bits": int64(q.bits), "narrow_range": q.narrow},
 			Upstream: []*tensorSpec{up(r, []int64{4, 5})}})
 	}
 	// Per channel: three channels with their own ranges; each column holds

@@ -3,7 +3,6 @@ package tfgraph
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -32,7 +31,6 @@ type state struct {
 	nodes     map[string]*Node
 	consumers map[string][]string // producer op name -> consumer op names (with repeats)
 	used      map[string]int
-	order     []string // op names in creation order
 	vars      []*Variable
 	err       error
 }
@@ -151,7 +149,6 @@ func (g *Graph) Op(typ, name string, inputs []any, attrs map[string]any) *tf.Ope
 		return nil
 	}
 	g.st.nodes[full] = &Node{Op: op, Inputs: flat, Attrs: attrs}
-	g.st.order = append(g.st.order, full)
 	for _, in := range flat {
 		p := in.Op.Name()
 		g.st.consumers[p] = append(g.st.consumers[p], full)
@@ -208,13 +205,6 @@ func fullyDefined(dims []int64) bool {
 		}
 	}
 	return true
-}
-
-// Ops lists the names of all recorded ops, sorted, for diagnostics.
-func (g *Graph) Ops() []string {
-	names := append([]string(nil), g.st.order...)
-	sort.Strings(names)
-	return names
 }
 
 // describe names an output for error messages.

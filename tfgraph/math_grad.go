@@ -117,9 +117,6 @@ func (g *Graph) broadcastReduced(n *Node, dy tf.Output) tf.Output {
 	in, err := ShapeOf(x)
 	axes, ok := g.constInt64s(n.Inputs[1])
 	if err != nil || !ok || !fullyDefined(in) {
-		// Dynamic shape: reshape to the kept-dims shape is implied by
-		// keep_dims=true reductions only; otherwise use BroadcastTo after
-		// reshaping through the output of a keep_dims Sum of ones.
 		g.SetErr(fmt.Errorf("%s: reduction gradient needs static input shape and constant axes", n.Name()))
 		return tf.Output{}
 	}
