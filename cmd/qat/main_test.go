@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/qat-go/qat/models"
+)
+
+// qat runs the command line in-process and returns its exit code, stdout
+// and stderr.
+func qat(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// readLosses checks losses.csv's header and returns its losses.
+func readLosses(t *testing.T, path string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if lines[0] != "step,loss" {
+		t.Fatalf("losses.csv header %q", lines[0])
+	}
+	var out []float32
+	for i, l := range lines[1:] {
+		step, loss, ok := strings.Cut(l, ",")
+		v, err := strconv.ParseFloat(loss, 32)
+		if !ok || step != strconv.Itoa(i+1) || err != nil {
+			t.Fatalf("losses.csv row %d: %q", i+1, l)
+		}
+		out = append(out, float32(v))
+	}
+	return out
+}
+
+func TestTrainExample1(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run") // does not exist yet
+	code, stdout, stderr := qat(t, context.Background(), "train", "--example", "1", "--steps", "5", "--out", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "example 1: 10 -> 2") || !strings.Contains(stdout, "(step 5)") {
+		t.Errorf("stdout %q", stdout)
+	}
+	if !strings.Contains(stderr, "step 5/5 loss ") {
+		t.Errorf("stderr (not a terminal) should have progress lines: %q", stderr)
+	}
+	if losses := readLosses(t, filepath.Join(dir, "losses.csv")); len(losses) != 5 {
+		t.Errorf("losses.csv has %d rows, want 5", len(losses))
+	}
+	for _, name := range []string{"weights.npz", "initial_weights.npz"} {
+		w, err := models.ReadNPZ(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := w["layer1/weight_fp"]; !reflect.DeepEqual(a.Shape, []int64{10, 2}) {
+			t.Errorf("%s: layer1/weight_fp has shape %v, want [10 2]", name, a.Shape)
+		}
+		if a := w["layer1/bias_fp"]; !reflect.DeepEqual(a.Shape, []int64{2}) {
+			t.Errorf("%s: layer1/bias_fp has shape %v, want [2]", name, a.Shape)
+		}
+	}
+}
+
+// TestTrainConfig runs a config whose data and init paths are relative to
+// the config file, and checks that --init values are what training started
+// from.
+func TestTrainConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "inputs: 3\nsteps: 3\noptimizer: {learning_rate: 0.05}\ndata: {npz: d.npz}\ninit: w.npz\n" +
+		"layers:\n  - {name: a, units: 4, weights: {min: -1, max: 1, num_bits: 4}}\n  - {name: b, units: 2, output: {min: -2, max: 2}}\n"
+	write(t, filepath.Join(dir, "run.yaml"), cfg)
+	data, err := models.Synthetic(8, 3, 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := models.WriteNPZ(filepath.Join(dir, "d.npz"), map[string]models.Array{"x": data.X, "y": data.Y}); err != nil {
+		t.Fatal(err)
+	}
+	bias := models.Array{Shape: []int64{2}, Data: []float32{0.25, -0.5}}
+	if err := models.WriteNPZ(filepath.Join(dir, "w.npz"), map[string]models.Array{"b/bias_fp": bias}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := qat(t, context.Background(), "train", "--config", filepath.Join(dir, "run.yaml"), "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "3 -> 4 -> 2, 8 examples, adam lr 0.05, 3 steps") {
+		t.Errorf("stdout %q", stdout)
+	}
+	if n := len(readLosses(t, filepath.Join(out, "losses.csv"))); n != 3 {
+		t.Errorf("%d losses, want 3", n)
+	}
+	init, err := models.ReadNPZ(filepath.Join(out, "initial_weights.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(init["b/bias_fp"], bias) || len(init) != 4 {
+		t.Errorf("initial weights %v", init)
+	}
+}
+
+func TestTrainInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := t.TempDir()
+	code, _, stderr := qat(t, ctx, "train", "--example", "2", "--steps", "5", "--out", out)
+	if code != 1 || !strings.HasPrefix(stderr, "qat: interrupted after step 0 of 5") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if n := len(readLosses(t, filepath.Join(out, "losses.csv"))); n != 0 {
+		t.Errorf("%d losses, want 0", n)
+	}
+}
+
+func TestTrainErrors(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "malformed.yaml"), "inputs: 10\nlayers: [{units: 2}\n")
+	write(t, filepath.Join(dir, "bits.yaml"), "inputs: 10\nlayers:\n  - name: first\n    units: 2\n    weights: {min: -1, max: 1, num_bits: 17}\n")
+	write(t, filepath.Join(dir, "unknown.yaml"), "inputs: 10\nlayers: [{units: 2, activation: relu}]\n")
+	bad := map[string]models.Array{
+		"x": {Shape: []int64{4, 3}, Data: make([]float32, 12)},
+		"y": {Shape: []int64{4, 2}, Data: make([]float32, 8)},
+	}
+	if err := models.WriteNPZ(filepath.Join(dir, "bad.npz"), bad); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // the start of stderr after "qat: "
+	}{
+		{"example 4", []string{"--example", "4"}, "--example 4: the article has examples 1, 2 and 3"},
+		{"example 0", []string{"--example", "0"}, "--example 0: the article has examples 1, 2 and 3"},
+		{"malformed config", []string{"--config", filepath.Join(dir, "malformed.yaml")}, filepath.Join(dir, "malformed.yaml") + ": malformed YAML: line 1"},
+		{"num_bits 17", []string{"--config", filepath.Join(dir, "bits.yaml")}, filepath.Join(dir, "bits.yaml") + ": layer 1 (first): weights quantizer: num_bits 17 is outside 2..16"},
+		{"unknown key", []string{"--config", filepath.Join(dir, "unknown.yaml")}, filepath.Join(dir, "unknown.yaml") + `: line 2: unknown key "activation" in a layer`},
+		{"missing config", []string{"--config", filepath.Join(dir, "nope.yaml")}, "config: open " + filepath.Join(dir, "nope.yaml")},
+		{"data shape", []string{"--example", "1", "--data", filepath.Join(dir, "bad.npz")}, filepath.Join(dir, "bad.npz") + ": data: x has shape [4 3], the model needs [N, 10]"},
+		{"missing data", []string{"--data", filepath.Join(dir, "nope.npz")}, "read " + filepath.Join(dir, "nope.npz")},
+		{"init names", []string{"--example", "1", "--init", filepath.Join(dir, "bad.npz")}, filepath.Join(dir, "bad.npz") + `: initial weights name "x", which the model does not have`},
+		{"steps", []string{"--steps", "0"}, "--steps 0 must be > 0"},
+		{"lr", []string{"--lr", "-1"}, "--lr -1 must be finite and > 0"},
+		{"bad flag value", []string{"--steps", "many"}, `invalid argument "many" for "--steps"`},
+		{"unknown flag", []string{"--epochs", "3"}, "unknown flag: --epochs (see qat train --help)"},
+		{"positional", []string{"extra"}, `unknown command "extra" for "qat train"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-"))
+			code, stdout, stderr := qat(t, context.Background(), append([]string{"train", "--out", out}, tc.args...)...)
+			if code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if !strings.HasPrefix(stderr, "qat: "+tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("stderr %q\nwant one line starting %q", stderr, "qat: "+tc.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s was created for a failed run", out)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := qat(t, context.Background(), "version")
+	if code != 0 || !strings.HasPrefix(stdout, "qat on TensorFlow 2.") {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+}
+
+func write(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,441 @@
+package models
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/qat-go/qat/qat"
+	"gopkg.in/yaml.v3"
+)
+
+// Config describes a training run: the model, its quantizers, the data, the
+// optimizer and the number of steps. It is read from YAML such as
+//
+//	# qat train config
+//	inputs: 10            # features per example
+//	seed: 1               # initialiser + synthetic-data seed (default 1)
+//	steps: 100            # default 100
+//	optimizer: {name: adam, learning_rate: 0.01, beta_1: 0.9, beta_2: 0.999, epsilon: 1.0e-7, fused: false}
+//	data: {examples: 100} # synthetic N(0,1) data (the default), or {npz: data.npz} with x [N, inputs], y one-hot [N, classes]
+//	init: weights.npz     # optional initial weights "<layer>/weight_fp", "<layer>/bias_fp"
+//	layers:
+//	  - name: layer1      # default layer<i>
+//	    units: 32
+//	    weights: {min: -0.1, max: 0.1, num_bits: 8, narrow_range: false}
+//	    bias:    {min: -0.1, max: 0.1}   # num_bits defaults to 8
+//	    output:  {min: -1, max: 1}       # omit a quantizer to leave that tensor in float
+//	  - {name: layer2, units: 10, weights: {min: -0.1, max: 0.1}}
+//
+// Omitted optimizer fields take Keras's Adam defaults. Unknown keys are
+// errors. ParseConfig and LoadConfig fill in the defaults, so a Config they
+// return has every field set; a Config built in code should be checked with
+// Validate.
+type Config struct {
+	Inputs    int             `yaml:"inputs"`
+	Seed      uint64          `yaml:"seed"`
+	Steps     int             `yaml:"steps"`
+	Optimizer OptimizerConfig `yaml:"optimizer,flow"`
+	Data      DataConfig      `yaml:"data,flow"`
+	// Init is an optional .npz of initial weights; variables it lacks are
+	// drawn from the seed.
+	Init   string        `yaml:"init,omitempty"`
+	Layers []LayerConfig `yaml:"layers"`
+}
+
+// OptimizerConfig holds the optimizer's settings as plain numbers (the
+// training loop maps them to its own optimizer type). Name is "adam", the
+// only optimizer supported.
+type OptimizerConfig struct {
+	Name         string  `yaml:"name"`
+	LearningRate float64 `yaml:"learning_rate"`
+	Beta1        float64 `yaml:"beta_1"`
+	Beta2        float64 `yaml:"beta_2"`
+	Epsilon      float64 `yaml:"epsilon"`
+	// Fused selects TensorFlow's fused ResourceApplyAdam kernel instead of
+	// Keras's op-by-op update.
+	Fused bool `yaml:"fused"`
+}
+
+// DataConfig chooses the training data: Examples synthetic examples drawn
+// as in the article (x ~ N(0, 1), uniform one-hot labels, from the run's
+// seed), or the arrays x and y of the .npz file NPZ. Exactly one is set.
+type DataConfig struct {
+	Examples int    `yaml:"examples,omitempty"`
+	NPZ      string `yaml:"npz,omitempty"`
+}
+
+// LayerConfig is one dense layer. A nil quantizer leaves that tensor in
+// float.
+type LayerConfig struct {
+	Name    string           `yaml:"name"`
+	Units   int              `yaml:"units"`
+	Weights *QuantizerConfig `yaml:"weights,omitempty,flow"`
+	Bias    *QuantizerConfig `yaml:"bias,omitempty,flow"`
+	Output  *QuantizerConfig `yaml:"output,omitempty,flow"`
+}
+
+// QuantizerConfig is a fixed-range fake quantizer (qat.FixedRange).
+type QuantizerConfig struct {
+	Min         float64 `yaml:"min"`
+	Max         float64 `yaml:"max"`
+	NumBits     int     `yaml:"num_bits"`
+	NarrowRange bool    `yaml:"narrow_range"`
+}
+
+// Defaults filled in by ParseConfig when a key is omitted.
+const (
+	DefaultSteps    = 100
+	DefaultSeed     = 1
+	DefaultExamples = 100
+	// Keras's Adam defaults.
+	DefaultLearningRate = 0.001
+	DefaultBeta1        = 0.9
+	DefaultBeta2        = 0.999
+	DefaultEpsilon      = 1e-7
+)
+
+// The YAML as written, with pointers where an omitted key gets a default or
+// must be reported as missing.
+type (
+	rawConfig struct {
+		Inputs    *int          `yaml:"inputs"`
+		Seed      *uint64       `yaml:"seed"`
+		Steps     *int          `yaml:"steps"`
+		Optimizer *rawOptimizer `yaml:"optimizer"`
+		Data      *rawData      `yaml:"data"`
+		Init      string        `yaml:"init"`
+		Layers    []rawLayer    `yaml:"layers"`
+	}
+	rawOptimizer struct {
+		Name         *string  `yaml:"name"`
+		LearningRate *float64 `yaml:"learning_rate"`
+		Beta1        *float64 `yaml:"beta_1"`
+		Beta2        *float64 `yaml:"beta_2"`
+		Epsilon      *float64 `yaml:"epsilon"`
+		Fused        bool     `yaml:"fused"`
+	}
+	rawData struct {
+		Examples *int   `yaml:"examples"`
+		NPZ      string `yaml:"npz"`
+	}
+	rawLayer struct {
+		Name    string        `yaml:"name"`
+		Units   *int          `yaml:"units"`
+		Weights *rawQuantizer `yaml:"weights"`
+		Bias    *rawQuantizer `yaml:"bias"`
+		Output  *rawQuantizer `yaml:"output"`
+	}
+	rawQuantizer struct {
+		Min         *float64 `yaml:"min"`
+		Max         *float64 `yaml:"max"`
+		NumBits     *int     `yaml:"num_bits"`
+		NarrowRange bool     `yaml:"narrow_range"`
+	}
+)
+
+// ParseConfig reads a YAML config, fills in defaults and validates it.
+// Relative paths are left as written (LoadConfig resolves them).
+func ParseConfig(r io.Reader) (*Config, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var raw rawConfig
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config is empty")
+		}
+		return nil, yamlError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, yamlError(err)
+		}
+		return nil, fmt.Errorf("config has more than one YAML document (a second \"---\"); give one")
+	}
+	c, err := raw.resolve()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadConfig reads the config file at path. Relative data and init paths
+// in it are taken relative to the file's folder. Errors start with path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := ParseConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&c.Data.NPZ, &c.Init} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	return c, nil
+}
+
+func (r *rawConfig) resolve() (*Config, error) {
+	if r.Inputs == nil {
+		return nil, fmt.Errorf("inputs is missing (the number of features per example)")
+	}
+	c := &Config{Inputs: *r.Inputs, Seed: DefaultSeed, Steps: DefaultSteps, Init: r.Init,
+		Optimizer: OptimizerConfig{Name: "adam", LearningRate: DefaultLearningRate, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
+		Data:      DataConfig{Examples: DefaultExamples}}
+	if r.Seed != nil {
+		c.Seed = *r.Seed
+	}
+	if r.Steps != nil {
+		c.Steps = *r.Steps
+	}
+	if o := r.Optimizer; o != nil {
+		set := func(dst *float64, src *float64) {
+			if src != nil {
+				*dst = *src
+			}
+		}
+		if o.Name != nil {
+			c.Optimizer.Name = *o.Name
+		}
+		set(&c.Optimizer.LearningRate, o.LearningRate)
+		set(&c.Optimizer.Beta1, o.Beta1)
+		set(&c.Optimizer.Beta2, o.Beta2)
+		set(&c.Optimizer.Epsilon, o.Epsilon)
+		c.Optimizer.Fused = o.Fused
+	}
+	if d := r.Data; d != nil {
+		c.Data = DataConfig{NPZ: d.NPZ}
+		switch {
+		case d.Examples != nil && d.NPZ != "":
+			return nil, fmt.Errorf("data: give either examples or npz, not both")
+		case d.Examples != nil:
+			c.Data.Examples = *d.Examples
+		case d.NPZ == "":
+			c.Data.Examples = DefaultExamples
+		}
+	}
+	for i, rl := range r.Layers {
+		l := LayerConfig{Name: rl.Name}
+		if l.Name == "" {
+			l.Name = fmt.Sprintf("layer%d", i+1)
+		}
+		if rl.Units == nil {
+			return nil, fmt.Errorf("layer %d (%s): units is missing", i+1, l.Name)
+		}
+		l.Units = *rl.Units
+		for _, q := range []struct {
+			what string
+			src  *rawQuantizer
+			dst  **QuantizerConfig
+		}{{"weights", rl.Weights, &l.Weights}, {"bias", rl.Bias, &l.Bias}, {"output", rl.Output, &l.Output}} {
+			if q.src == nil {
+				continue
+			}
+			if q.src.Min == nil || q.src.Max == nil {
+				missing := "min"
+				if q.src.Min != nil {
+					missing = "max"
+				}
+				return nil, fmt.Errorf("layer %d (%s): %s quantizer: %s is missing", i+1, l.Name, q.what, missing)
+			}
+			qc := &QuantizerConfig{Min: *q.src.Min, Max: *q.src.Max, NumBits: qat.DefaultBits, NarrowRange: q.src.NarrowRange}
+			if q.src.NumBits != nil {
+				qc.NumBits = *q.src.NumBits
+			}
+			*q.dst = qc
+		}
+		c.Layers = append(c.Layers, l)
+	}
+	return c, nil
+}
+
+// layerName is what a layer name may be: a TensorFlow name-scope component
+// without "/", since weights are stored as "<layer>/weight_fp".
+var layerName = regexp.MustCompile(`^[A-Za-z0-9.][A-Za-z0-9_.\-]*$`)
+
+func (q *QuantizerConfig) quantizer() qat.Quantizer {
+	if q == nil {
+		return nil
+	}
+	return qat.FixedRange{Min: float32(q.Min), Max: float32(q.Max), NumBits: q.NumBits, NarrowRange: q.NarrowRange}
+}
+
+// Model returns the model the config describes.
+func (c *Config) Model() (Model, error) {
+	if err := c.Validate(); err != nil {
+		return Model{}, err
+	}
+	m := Model{Inputs: c.Inputs}
+	for _, l := range c.Layers {
+		m.Layers = append(m.Layers, Dense{Name: l.Name, Units: l.Units,
+			Weights: l.Weights.quantizer(), Bias: l.Bias.quantizer(), Output: l.Output.quantizer()})
+	}
+	if err := m.Validate(); err != nil {
+		return Model{}, err
+	}
+	return m, nil
+}
+
+// Dataset returns the training data (synthetic from Seed, or read from
+// Data.NPZ) after checking it fits the model.
+func (c *Config) Dataset() (Dataset, error) {
+	m, err := c.Model()
+	if err != nil {
+		return Dataset{}, err
+	}
+	if c.Data.NPZ == "" {
+		return Synthetic(c.Data.Examples, m.Inputs, m.Classes(), c.Seed)
+	}
+	d, err := ReadDataset(c.Data.NPZ)
+	if err != nil {
+		return Dataset{}, err
+	}
+	if err := d.Validate(m.Inputs, m.Classes()); err != nil {
+		return Dataset{}, fmt.Errorf("%s: %w", c.Data.NPZ, err)
+	}
+	return d, nil
+}
+
+// InitialWeights returns every variable's initial value: those in the Init
+// file, if any, and for the rest values drawn from Seed.
+func (c *Config) InitialWeights() (Weights, error) {
+	m, err := c.Model()
+	if err != nil {
+		return nil, err
+	}
+	var given Weights
+	if c.Init != "" {
+		arrays, err := ReadNPZ(c.Init)
+		if err != nil {
+			return nil, fmt.Errorf("initial weights: %w", err)
+		}
+		given = Weights(arrays)
+	}
+	w, err := m.InitialWeights(given, c.Seed)
+	if err != nil && c.Init != "" {
+		return nil, fmt.Errorf("%s: %w", c.Init, err)
+	}
+	return w, err
+}
+
+// ReadDataset reads a data set from an .npz file with arrays x [N, features]
+// and y [N, classes] (one-hot). Shapes are checked against a model with
+// Dataset.Validate.
+func ReadDataset(path string) (Dataset, error) {
+	arrays, err := ReadNPZ(path)
+	if err != nil {
+		return Dataset{}, err
+	}
+	x, okx := arrays["x"]
+	y, oky := arrays["y"]
+	if !okx || !oky {
+		return Dataset{}, fmt.Errorf("%s: want arrays x [N, features] and y [N, classes] (one-hot); the file has %q", path, Weights(arrays).Names())
+	}
+	return Dataset{X: x, Y: y}, nil
+}
+
+// ExampleConfig returns the config of the article's example n (1, 2 or 3)
+// as `qat train --example n` runs it: 100 synthetic examples, seed 1,
+// Adam with learning rate 0.01, 100 steps.
+func ExampleConfig(n int) (*Config, error) {
+	m, err := Example(n)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{Inputs: m.Inputs, Seed: DefaultSeed, Steps: DefaultSteps,
+		Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.01, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
+		Data:      DataConfig{Examples: DefaultExamples}}
+	for _, l := range m.Layers {
+		lc := LayerConfig{Name: l.Name, Units: l.Units}
+		for _, q := range []struct {
+			src qat.Quantizer
+			dst **QuantizerConfig
+		}{{l.Weights, &lc.Weights}, {l.Bias, &lc.Bias}, {l.Output, &lc.Output}} {
+			if q.src == nil {
+				continue
+			}
+			r, ok := q.src.(qat.FixedRange)
+			if !ok {
+				return nil, fmt.Errorf("example %d: layer %s has a %T quantizer, which configs cannot express", n, l.Name, q.src)
+			}
+			*q.dst = &QuantizerConfig{Min: decimal32(r.Min), Max: decimal32(r.Max), NumBits: r.NumBits, NarrowRange: r.NarrowRange}
+		}
+		c.Layers = append(c.Layers, lc)
+	}
+	return c, nil
+}
+
+// decimal32 is the shortest decimal that rounds to f, as a float64 (0.1,
+// not 0.10000000149011612), so configs print as people write them.
+func decimal32(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
+}
+
+// Encode writes the config as YAML that ParseConfig reads back.
+func (c *Config) Encode(w io.Writer) error {
+	if _, err := io.WriteString(w, "# qat train config\n"); err != nil {
+		return err
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// yamlTypes names the decoder's types the way a config's author knows them.
+var yamlTypes = strings.NewReplacer(
+	"[]models.rawLayer", "a list of layers",
+	"*models.rawQuantizer", "a quantizer",
+	"models.rawQuantizer", "a quantizer",
+	"*models.rawOptimizer", "optimizer",
+	"models.rawOptimizer", "optimizer",
+	"*models.rawData", "data",
+	"models.rawData", "data",
+	"models.rawLayer", "a layer",
+	"models.rawConfig", "the config (a mapping of keys)",
+)
+
+var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type (.*)$`)
+
+// knownKeys names each part of a config and lists the keys it accepts.
+var knownKeys = map[string]struct{ where, keys string }{
+	"models.rawConfig":    {"the config", "inputs, seed, steps, optimizer, data, init, layers"},
+	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused"},
+	"models.rawData":      {"data", "examples, npz"},
+	"models.rawLayer":     {"a layer", "name, units, weights, bias, output"},
+	"models.rawQuantizer": {"a quantizer", "min, max, num_bits, narrow_range"},
+}
+
+// yamlError rewrites a yaml.v3 error so it names config keys, not Go types.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("malformed YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		if sm := unknownField.FindStringSubmatch(m); sm != nil {
+			k := knownKeys[sm[3]]
+			m = fmt.Sprintf("line %s: unknown key %q in %s (known keys: %s)", sm[1], sm[2], k.where, k.keys)
+		}
+		msgs[i] = yamlTypes.Replace(m)
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}

@@ -1,0 +1,94 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Validate checks every setting and names the first problem (and its
+// layer).
+func (c *Config) Validate() error {
+	if c.Inputs <= 0 {
+		return fmt.Errorf("inputs %d must be > 0", c.Inputs)
+	}
+	if c.Steps <= 0 {
+		return fmt.Errorf("steps %d must be > 0", c.Steps)
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.Data.Examples != 0 && c.Data.NPZ != "":
+		return fmt.Errorf("data: give either examples or npz, not both")
+	case c.Data.NPZ == "" && c.Data.Examples <= 0:
+		return fmt.Errorf("data: examples %d must be > 0 (or give npz: path)", c.Data.Examples)
+	}
+	if len(c.Layers) == 0 {
+		return fmt.Errorf("no layers: give at least one under \"layers:\"")
+	}
+	seen := map[string]int{}
+	for i, l := range c.Layers {
+		where := fmt.Sprintf("layer %d (%s)", i+1, l.Name)
+		if !layerName.MatchString(l.Name) {
+			return fmt.Errorf("layer %d: name %q must be letters, digits, '_', '.' or '-'", i+1, l.Name)
+		}
+		if j, ok := seen[l.Name]; ok {
+			return fmt.Errorf("%s: layer %d has the same name; names must differ", where, j)
+		}
+		seen[l.Name] = i + 1
+		if l.Units <= 0 {
+			return fmt.Errorf("%s: units %d must be > 0", where, l.Units)
+		}
+		for _, q := range []struct {
+			what string
+			q    *QuantizerConfig
+		}{{"weights", l.Weights}, {"bias", l.Bias}, {"output", l.Output}} {
+			if q.q == nil {
+				continue
+			}
+			if err := q.q.Validate(); err != nil {
+				return fmt.Errorf("%s: %s quantizer: %w", where, q.what, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks the optimizer's name and numbers.
+func (o OptimizerConfig) Validate() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case !strings.EqualFold(o.Name, "adam"):
+		return fmt.Errorf("optimizer: unknown name %q (supported: adam)", o.Name)
+	case !(o.LearningRate > 0 && finite(o.LearningRate)):
+		return fmt.Errorf("optimizer: learning_rate %g must be finite and > 0", o.LearningRate)
+	case !(o.Beta1 >= 0 && o.Beta1 < 1):
+		return fmt.Errorf("optimizer: beta_1 %g must be in [0, 1)", o.Beta1)
+	case !(o.Beta2 >= 0 && o.Beta2 < 1):
+		return fmt.Errorf("optimizer: beta_2 %g must be in [0, 1)", o.Beta2)
+	case !(o.Epsilon > 0 && finite(o.Epsilon)):
+		return fmt.Errorf("optimizer: epsilon %g must be finite and > 0", o.Epsilon)
+	}
+	return nil
+}
+
+// Validate checks the bit width and that the range is finite, fits in
+// float32 and is not empty.
+func (q QuantizerConfig) Validate() error {
+	for _, v := range []struct {
+		what string
+		v    float64
+	}{{"min", q.Min}, {"max", q.Max}} {
+		if math.IsNaN(v.v) || math.IsInf(v.v, 0) {
+			return fmt.Errorf("%s is %v; the range must be finite", v.what, v.v)
+		}
+		if math.Abs(v.v) > math.MaxFloat32 {
+			return fmt.Errorf("%s %g does not fit in float32", v.what, v.v)
+		}
+	}
+	if q.Min >= q.Max {
+		return fmt.Errorf("min %g must be < max %g", q.Min, q.Max)
+	}
+	return q.quantizer().Validate() // bits, and a range that float32 rounding emptied
+}

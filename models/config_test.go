@@ -1,0 +1,285 @@
+package models
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/qat-go/qat/qat"
+)
+
+const fullConfig = `# qat train config
+inputs: 10            # features per example
+seed: 7
+steps: 50
+optimizer: {name: adam, learning_rate: 0.01, beta_1: 0.8, beta_2: 0.99, epsilon: 1.0e-6, fused: true}
+data: {npz: data.npz}
+init: w.npz
+layers:
+  - name: hidden
+    units: 32
+    weights: {min: -0.1, max: 0.1, num_bits: 4, narrow_range: true}
+    bias:    {min: -0.1, max: 0.1}
+    output:  {min: -1, max: 1}
+  - units: 10
+    weights: {min: -0.5, max: 0.25}
+`
+
+func TestParseConfig(t *testing.T) {
+	keras := OptimizerConfig{Name: "adam", LearningRate: 0.001, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7}
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want *Config
+	}{
+		{"full", fullConfig, &Config{
+			Inputs: 10, Seed: 7, Steps: 50,
+			Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.01, Beta1: 0.8, Beta2: 0.99, Epsilon: 1e-6, Fused: true},
+			Data:      DataConfig{NPZ: "data.npz"}, Init: "w.npz",
+			Layers: []LayerConfig{
+				{Name: "hidden", Units: 32,
+					Weights: &QuantizerConfig{Min: -0.1, Max: 0.1, NumBits: 4, NarrowRange: true},
+					Bias:    &QuantizerConfig{Min: -0.1, Max: 0.1, NumBits: 8},
+					Output:  &QuantizerConfig{Min: -1, Max: 1, NumBits: 8}},
+				{Name: "layer2", Units: 10, Weights: &QuantizerConfig{Min: -0.5, Max: 0.25, NumBits: 8}},
+			}}},
+		{"defaults", "inputs: 3\nlayers: [{units: 2}]\n", &Config{
+			Inputs: 3, Seed: 1, Steps: 100, Optimizer: keras, Data: DataConfig{Examples: 100},
+			Layers: []LayerConfig{{Name: "layer1", Units: 2}}}},
+		{"partial optimizer", "inputs: 3\noptimizer: {learning_rate: 0.5}\ndata: {}\nlayers: [{units: 2}]\n", &Config{
+			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
+			Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.5, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7},
+			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseConfig(strings.NewReader(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	const layers = "layers: [{units: 2}]\n"
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // substrings of the error
+	}{
+		{"empty", "", []string{"config is empty"}},
+		{"malformed", "inputs: 10\nlayers: [{units: 2}\n", []string{"malformed YAML", "line"}},
+		{"tab indent", "inputs: 10\n\tlayers: []\n", []string{"malformed YAML"}},
+		{"not a mapping", "- 1\n- 2\n", []string{"the config (a mapping of keys)"}},
+		{"two documents", "inputs: 1\n" + layers + "---\ninputs: 2\n", []string{"more than one YAML document"}},
+		{"unknown top key", "inputs: 10\nepochs: 3\n" + layers, []string{`line 2: unknown key "epochs" in the config`, "known keys: inputs"}},
+		{"unknown layer key", "inputs: 10\nlayers:\n  - units: 2\n    activation: relu\n", []string{`line 4: unknown key "activation" in a layer`}},
+		{"unknown quantizer key", "inputs: 10\nlayers: [{units: 2, weights: {min: 0, max: 1, bits: 8}}]\n", []string{`unknown key "bits" in a quantizer`, "num_bits"}},
+		{"unknown optimizer key", "inputs: 10\noptimizer: {lr: 0.1}\n" + layers, []string{`unknown key "lr" in optimizer`}},
+		{"duplicate key", "inputs: 10\ninputs: 11\n" + layers, []string{"already defined"}},
+		{"wrong type", "inputs: ten\n" + layers, []string{"line 1", "`ten` into int"}},
+		{"missing inputs", layers, []string{"inputs is missing"}},
+		{"zero inputs", "inputs: 0\n" + layers, []string{"inputs 0 must be > 0"}},
+		{"missing layers", "inputs: 10\n", []string{"no layers"}},
+		{"empty layers", "inputs: 10\nlayers: []\n", []string{"no layers"}},
+		{"steps", "inputs: 10\nsteps: 0\n" + layers, []string{"steps 0 must be > 0"}},
+		{"unknown optimizer", "inputs: 10\noptimizer: {name: sgd}\n" + layers, []string{`optimizer: unknown name "sgd"`, "adam"}},
+		{"learning rate", "inputs: 10\noptimizer: {learning_rate: -1}\n" + layers, []string{"learning_rate -1 must be"}},
+		{"learning rate nan", "inputs: 10\noptimizer: {learning_rate: .nan}\n" + layers, []string{"learning_rate NaN"}},
+		{"beta_1", "inputs: 10\noptimizer: {beta_1: 1}\n" + layers, []string{"beta_1 1 must be in [0, 1)"}},
+		{"epsilon", "inputs: 10\noptimizer: {epsilon: 0}\n" + layers, []string{"epsilon 0 must be"}},
+		{"data both", "inputs: 10\ndata: {examples: 5, npz: d.npz}\n" + layers, []string{"either examples or npz"}},
+		{"data examples", "inputs: 10\ndata: {examples: 0}\n" + layers, []string{"examples 0 must be > 0"}},
+		{"units missing", "inputs: 10\nlayers: [{units: 2}, {name: out}]\n", []string{"layer 2 (out): units is missing"}},
+		{"units zero", "inputs: 10\nlayers: [{units: 2}, {units: 0}]\n", []string{"layer 2 (layer2): units 0 must be > 0"}},
+		{"units negative", "inputs: 10\nlayers: [{name: a, units: -3}]\n", []string{"layer 1 (a): units -3 must be > 0"}},
+		{"duplicate names", "inputs: 10\nlayers: [{name: a, units: 2}, {name: a, units: 2}]\n", []string{"layer 2 (a): layer 1 has the same name"}},
+		{"bad name", "inputs: 10\nlayers: [{name: a/b, units: 2}]\n", []string{`layer 1: name "a/b"`}},
+		{"num_bits 17", "inputs: 10\nlayers: [{units: 2}, {name: out, units: 2, weights: {min: -1, max: 1, num_bits: 17}}]\n",
+			[]string{"layer 2 (out): weights quantizer: num_bits 17 is outside 2..16"}},
+		{"num_bits 1", "inputs: 10\nlayers: [{units: 2, output: {min: -1, max: 1, num_bits: 1}}]\n", []string{"layer 1 (layer1): output quantizer: num_bits 1 is outside 2..16"}},
+		{"num_bits 0", "inputs: 10\nlayers: [{units: 2, bias: {min: -1, max: 1, num_bits: 0}}]\n", []string{"bias quantizer: num_bits 0 is outside 2..16"}},
+		{"min > max", "inputs: 10\nlayers: [{units: 2, weights: {min: 1, max: -1}}]\n", []string{"layer 1 (layer1): weights quantizer: min 1 must be < max -1"}},
+		{"min = max", "inputs: 10\nlayers: [{units: 2, weights: {min: 1, max: 1}}]\n", []string{"min 1 must be < max 1"}},
+		{"equal in float32", "inputs: 10\nlayers: [{units: 2, weights: {min: 0.1, max: 0.1000000001}}]\n", []string{"weights quantizer: range", "min must be < max"}},
+		{"nan", "inputs: 10\nlayers: [{units: 2, weights: {min: .nan, max: 1}}]\n", []string{"weights quantizer: min is NaN; the range must be finite"}},
+		{"inf", "inputs: 10\nlayers: [{units: 2, output: {min: -1, max: .inf}}]\n", []string{"output quantizer: max is +Inf; the range must be finite"}},
+		{"-inf", "inputs: 10\nlayers: [{units: 2, output: {min: -.Inf, max: 1}}]\n", []string{"output quantizer: min is -Inf"}},
+		{"float32 overflow", "inputs: 10\nlayers: [{units: 2, output: {min: -1, max: 1e39}}]\n", []string{"max 1e+39 does not fit in float32"}},
+		{"min missing", "inputs: 10\nlayers: [{units: 2, weights: {max: 1}}]\n", []string{"layer 1 (layer1): weights quantizer: min is missing"}},
+		{"max missing", "inputs: 10\nlayers: [{units: 2, weights: {min: 1}}]\n", []string{"weights quantizer: max is missing"}},
+		{"layers not a list", "inputs: 10\nlayers: 3\n", []string{"into a list of layers"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig(strings.NewReader(tc.yaml))
+			if err == nil {
+				t.Fatalf("no error; got %+v", c)
+			}
+			t.Log(err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "models.raw") {
+				t.Errorf("error %q names a Go type", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigPaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.yaml")
+	abs := filepath.Join(t.TempDir(), "w.npz")
+	yaml := "inputs: 2\ndata: {npz: sub/d.npz}\ninit: " + abs + "\nlayers: [{units: 3}]\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "sub", "d.npz"); c.Data.NPZ != want {
+		t.Errorf("data npz %q, want %q", c.Data.NPZ, want)
+	}
+	if c.Init != abs {
+		t.Errorf("init %q, want %q", c.Init, abs)
+	}
+	if err := os.WriteFile(path, []byte("inputs: 2\nlayers: [{units: 3, bias: {min: 0, max: 1, num_bits: 17}}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(path); err == nil || !strings.HasPrefix(err.Error(), path+": layer 1 (layer1): bias quantizer: num_bits 17") {
+		t.Errorf("error %v should start with the path and name the layer", err)
+	}
+	if _, err := LoadConfig(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("missing file: error %v", err)
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	for n := 1; n <= 3; n++ {
+		c, err := ExampleConfig(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := Example(n)
+		if !reflect.DeepEqual(m, want) {
+			t.Errorf("example %d: model %+v, want %+v", n, m, want)
+		}
+		var buf bytes.Buffer
+		if err := c.Encode(&buf); err != nil {
+			t.Fatal(err)
+		}
+		text := buf.String()
+		back, err := ParseConfig(&buf)
+		if err != nil {
+			t.Fatalf("example %d: parse own output: %v\n%s", n, err, text)
+		}
+		if !reflect.DeepEqual(back, c) {
+			t.Errorf("example %d: round trip %+v, want %+v", n, back, c)
+		}
+		if n == 3 {
+			t.Logf("example 3 config:\n%s", text)
+		}
+	}
+	if _, err := ExampleConfig(4); err == nil {
+		t.Error("example 4: no error")
+	}
+}
+
+func TestConfigModelAndData(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader(fullConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Model{Inputs: 10, Layers: []Dense{
+		{Name: "hidden", Units: 32, Weights: qat.FixedRange{Min: -0.1, Max: 0.1, NumBits: 4, NarrowRange: true},
+			Bias: qat.Symmetric(0.1), Output: qat.Symmetric(1)},
+		{Name: "layer2", Units: 10, Weights: qat.FixedRange{Min: -0.5, Max: 0.25, NumBits: 8}},
+	}}
+	if !reflect.DeepEqual(m, want) {
+		t.Fatalf("model %+v, want %+v", m, want)
+	}
+
+	dir := t.TempDir()
+	c.Data.NPZ = filepath.Join(dir, "data.npz")
+	c.Init = ""
+	good := map[string]Array{
+		"x": {Shape: []int64{3, 10}, Data: make([]float32, 30)},
+		"y": {Shape: []int64{3, 10}, Data: make([]float32, 30)},
+	}
+	if err := WriteNPZ(c.Data.NPZ, good); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.Dataset(); err != nil || d.X.Shape[0] != 3 {
+		t.Fatalf("dataset: %v, %v", d.X.Shape, err)
+	}
+	for _, tc := range []struct {
+		name   string
+		arrays map[string]Array
+		want   string
+	}{
+		{"x width", map[string]Array{"x": {Shape: []int64{3, 4}, Data: make([]float32, 12)}, "y": good["y"]}, "x has shape [3 4], the model needs [N, 10]"},
+		{"y width", map[string]Array{"x": good["x"], "y": {Shape: []int64{3, 2}, Data: make([]float32, 6)}}, "y has shape [3 2], the model needs [N, 10]"},
+		{"no y", map[string]Array{"x": good["x"], "labels": good["y"]}, `want arrays x [N, features] and y`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := WriteNPZ(c.Data.NPZ, tc.arrays); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Dataset(); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "data.npz") {
+				t.Errorf("error %v, want it to name the file and contain %q", err, tc.want)
+			}
+		})
+	}
+
+	c.Data = DataConfig{Examples: 5}
+	d, err := c.Dataset()
+	if err != nil || !reflect.DeepEqual(d.X.Shape, []int64{5, 10}) || !reflect.DeepEqual(d.Y.Shape, []int64{5, 10}) {
+		t.Fatalf("synthetic: %v %v, %v", d.X.Shape, d.Y.Shape, err)
+	}
+	w, err := c.InitialWeights()
+	if err != nil || len(w) != 4 {
+		t.Fatalf("initial weights: %d arrays, %v", len(w), err)
+	}
+	c.Init = filepath.Join(dir, "init.npz")
+	if err := WriteNPZ(c.Init, map[string]Array{"hidden/bias_fp": {Shape: []int64{3}, Data: make([]float32, 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InitialWeights(); err == nil || !strings.Contains(err.Error(), "hidden/bias_fp has shape [3], the model needs [32]") {
+		t.Errorf("init with wrong shape: %v", err)
+	}
+}
+
+// FuzzParseConfig checks that no input makes ParseConfig panic, and that
+// every config it accepts builds a valid model.
+func FuzzParseConfig(f *testing.F) {
+	f.Add(fullConfig)
+	f.Add("inputs: 3\nlayers: [{units: 2, weights: {min: .nan, max: 1}}]\n")
+	f.Add("inputs: 3\nlayers: [{units: 2}, {units: 1e9}]\n")
+	f.Add("{inputs: [1], layers: {a: b}}")
+	f.Add("&a [*a]")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseConfig(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		if _, err := c.Model(); err != nil {
+			t.Fatalf("accepted config does not build: %v", err)
+		}
+	})
+}
