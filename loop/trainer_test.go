@@ -100,3 +100,41 @@ func mustSynthetic(t *testing.T, n, inputs, classes int) models.Dataset {
 	}
 	return d
 }
+
+// With a seed, the same run gives the same bits.
+func TestSameSeedSameBits(t *testing.T) {
+	run := func() ([]float32, models.Weights) {
+		m := models.Example3()
+		tr, err := loop.NewTrainer(m, mustSynthetic(t, 64, m.Inputs, m.Classes()), nil, loop.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		var losses []float32
+		if err := tr.Run(context.Background(), 20, func(r loop.StepResult) error {
+			losses = append(losses, r.Loss)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		w, err := tr.Weights()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return losses, w
+	}
+	l1, w1 := run()
+	l2, w2 := run()
+	for i := range l1 {
+		if math.Float32bits(l1[i]) != math.Float32bits(l2[i]) {
+			t.Fatalf("step %d: loss %v then %v", i+1, l1[i], l2[i])
+		}
+	}
+	for name, a := range w1 {
+		for i, v := range a.Data {
+			if math.Float32bits(v) != math.Float32bits(w2[name].Data[i]) {
+				t.Fatalf("%s[%d]: %v then %v", name, i, v, w2[name].Data[i])
+			}
+		}
+	}
+}
