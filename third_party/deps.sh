@@ -12,14 +12,7 @@ venv="$top/.venv"
 deps="$top/.deps"
 req="$top/third_party/requirements.txt"
 
-die() { cat > "$deps/env.sh" <<SH
-# Written by third_party/deps.sh. For go commands outside make: . .deps/env.sh
-export CGO_ENABLED=1
-export CGO_CFLAGS="-I$tfdir/include"
-export CGO_LDFLAGS="-L$deps/lib -ltensorflow_framework -Wl,-rpath,$tfdir"
-export QAT_PYTHON="$venv/bin/python"
-SH
-echo "make deps: $*" >&2; exit 1; }
+die() { echo "make deps: $*" >&2; exit 1; }
 
 command -v python3 >/dev/null 2>&1 ||
   die "python3 not found; install Python 3.9-3.13 with venv and pip (Debian: apt-get install python3 python3-venv python3-pip)"
@@ -49,6 +42,14 @@ done
 mkdir -p "$deps/lib"
 ln -sfn "$lib" "$deps/lib/libtensorflow.so"
 ln -sfn "$tfdir/libtensorflow_framework.so.2" "$deps/lib/libtensorflow_framework.so"
+cat > "$deps/env.sh" <<SH
+# Written by third_party/deps.sh. For go commands outside make: . .deps/env.sh
+export CGO_ENABLED=1
+export CGO_CFLAGS="-I$tfdir/include"
+export CGO_LDFLAGS="-L$deps/lib -ltensorflow_framework -Wl,-rpath,$tfdir"
+export QAT_PYTHON="$venv/bin/python"
+SH
+# cgo.mk last: the Makefile treats it as the stamp of a finished install.
 cat > "$deps/cgo.mk" <<MK
 # Written by third_party/deps.sh; included by the Makefile.
 TF_DIR := $tfdir
@@ -57,11 +58,4 @@ export CGO_CFLAGS := -I$tfdir/include
 export CGO_LDFLAGS := -L$deps/lib -ltensorflow_framework -Wl,-rpath,$tfdir
 export QAT_PYTHON := $venv/bin/python
 MK
-cat > "$deps/env.sh" <<SH
-# Written by third_party/deps.sh. For go commands outside make: . .deps/env.sh
-export CGO_ENABLED=1
-export CGO_CFLAGS="-I$tfdir/include"
-export CGO_LDFLAGS="-L$deps/lib -ltensorflow_framework -Wl,-rpath,$tfdir"
-export QAT_PYTHON="$venv/bin/python"
-SH
 echo "make deps: libtensorflow $(basename "$lib") from $tfdir ($(du -sh "$venv" | cut -f1) venv)"
