@@ -12,6 +12,7 @@ include .deps/cgo.mk
 	@bash third_party/deps.sh
 
 OUT ?= out
+.DEFAULT_GOAL := build
 
 .PHONY: deps build run test vet fmt-check clean
 deps: .deps/cgo.mk

@@ -1,7 +1,6 @@
 package loop_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -67,17 +66,7 @@ func TestArticleParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tr.Close()
-			var losses []float32
-			if err := tr.Run(context.Background(), steps, func(r loop.StepResult) error {
-				losses = append(losses, r.Loss)
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			w, err := tr.Weights()
-			if err != nil {
-				t.Fatal(err)
-			}
+			losses, w := train(t, tr, steps)
 
 			var worstLoss, worstW float64
 			identical := 0

@@ -110,18 +110,7 @@ func TestSameSeedSameBits(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tr.Close()
-		var losses []float32
-		if err := tr.Run(context.Background(), 20, func(r loop.StepResult) error {
-			losses = append(losses, r.Loss)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		w, err := tr.Weights()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return losses, w
+		return train(t, tr, 20)
 	}
 	l1, w1 := run()
 	l2, w2 := run()
@@ -137,4 +126,21 @@ func TestSameSeedSameBits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// train runs steps steps and returns each step's loss and the final weights.
+func train(t *testing.T, tr *loop.Trainer, steps int) ([]float32, models.Weights) {
+	t.Helper()
+	var losses []float32
+	if err := tr.Run(context.Background(), steps, func(r loop.StepResult) error {
+		losses = append(losses, r.Loss)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := tr.Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return losses, w
 }
