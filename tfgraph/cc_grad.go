@@ -8,7 +8,9 @@ import (
 
 // Ops whose gradient is TensorFlow's own C++ one (tensorflow/cc/gradients),
 // obtained by calling TF_AddGradients on that single op: y = its outputs,
-// x = its float inputs, dx = the upstream gradients.
+// x = its float inputs, dx = the upstream gradients. Only ops whose C++
+// gradient is defined for every float input belong here: graft cannot tell
+// a missing (null) gradient output from a real one.
 var ccGradOps = []string{
 	"Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Exp", "Log",
 	"Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool",
@@ -47,9 +49,7 @@ func ccGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 	}
 	out := make([]tf.Output, len(n.Inputs))
 	for k, i := range idx {
-		if grads[k].Op != nil && grads[k].Op.Name() != "" {
-			out[i] = grads[k]
-		}
+		out[i] = grads[k]
 	}
 	return out, nil
 }
