@@ -79,3 +79,41 @@ func TestBuildErrorsAreSticky(t *testing.T) {
 		})
 	}
 }
+
+// With a batch size known only at run time, the broadcast gradient of AddV2
+// reduces through BroadcastGradientArgs and gives the same values as the
+// static path.
+func TestBroadcastGradientDynamicShape(t *testing.T) {
+	vals := [][]float32{{1, -2, 3}, {0.5, 4, -1}, {2, 2, 2}, {-3, 1, 0}}
+	grad := func(dynamic bool) []float32 {
+		g := tfgraph.NewGraph()
+		shape := []int64{4, 3}
+		if dynamic {
+			shape = []int64{-1, 3}
+		}
+		x := g.Placeholder("x", tf.Float, shape)
+		b := g.Const("b", []float32{0.1, 0.2, 0.3})
+		loss := g.Sum("loss", g.Square("sq", g.AddV2("add", x, b)), []int32{1}, false)
+		grads, err := g.Gradients(tfgraph.DefaultRegistry(), []tf.Output{loss}, []tf.Output{b}, []tf.Output{g.Const("up", []float32{1, 1, 1, 1})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		xt, _ := tf.NewTensor(vals)
+		out, err := s.Run(map[tf.Output]*tf.Tensor{x: xt}, []tf.Output{grads[0]}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0].Value().([]float32)
+	}
+	static, dynamic := grad(false), grad(true)
+	for i := range static {
+		if static[i] != dynamic[i] {
+			t.Fatalf("dynamic-shape gradient %v, static %v", dynamic, static)
+		}
+	}
+}

@@ -111,16 +111,19 @@ func meanGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 	return []tf.Output{g.RealDiv("truediv", sum, g.Cast("Cast", g.Const("factor", factor), n.Out(0).DataType())), {}}, nil
 }
 
-// broadcastReduced undoes a reduction's shape change for op n (Sum, Mean).
+// broadcastReduced undoes a reduction's shape change for op n (Sum, Mean):
+// reshape dy to the kept-dims shape, then tile (or, for shapes known only at
+// run time, broadcast) it to the input's shape. Values are copied, never
+// combined, so the result is exact.
 func (g *Graph) broadcastReduced(n *Node, dy tf.Output) tf.Output {
 	x := n.Inputs[0]
 	in, err := ShapeOf(x)
 	axes, ok := g.constInt64s(n.Inputs[1])
-	if err != nil || !ok || !fullyDefined(in) {
-		g.SetErr(fmt.Errorf("%s: reduction gradient needs static input shape and constant axes", n.Name()))
+	if err != nil || !ok {
+		g.SetErr(fmt.Errorf("%s: reduction gradient needs a known input rank and constant axes", n.Name()))
 		return tf.Output{}
 	}
-	kept := append([]int64(nil), in...)
+	reduced := make([]bool, len(in))
 	for _, a := range axes {
 		if a < 0 {
 			a += int64(len(in))
@@ -129,13 +132,32 @@ func (g *Graph) broadcastReduced(n *Node, dy tf.Output) tf.Output {
 			g.SetErr(fmt.Errorf("%s: reduction axis %d out of range for shape %v", n.Name(), a, in))
 			return tf.Output{}
 		}
-		kept[a] = 1
+		reduced[a] = true
 	}
-	mult := make([]int64, len(in))
+	if fullyDefined(in) {
+		kept := append([]int64(nil), in...)
+		mult := make([]int64, len(in))
+		for i := range in {
+			mult[i] = 1
+			if reduced[i] {
+				kept[i], mult[i] = 1, in[i]
+			}
+		}
+		return g.Tile("Tile", g.Reshape("Reshape", dy, kept), mult)
+	}
+	// kept = shape(x) * keep + reducedOnes, as int64 vectors.
+	keep, ones := make([]int64, len(in)), make([]int64, len(in))
 	for i := range in {
-		mult[i] = in[i] / kept[i]
+		if reduced[i] {
+			ones[i] = 1
+		} else {
+			keep[i] = 1
+		}
 	}
-	return g.Tile("Tile", g.Reshape("Reshape", dy, kept), mult)
+	shape := g.Shape("Shape", x)
+	kept := g.AddV2("kept_dims", g.Mul("masked", shape, g.Const("keep", keep)), g.Const("reduced_ones", ones))
+	r := g.Op1("Reshape", "Reshape", []any{dy, kept}, nil)
+	return g.Op1("BroadcastTo", "BroadcastTo", []any{r, shape}, nil)
 }
 
 // matMulGrad follows Python's _MatMulGrad, including the grad_a/grad_b hints.
