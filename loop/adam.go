@@ -3,16 +3,18 @@ package loop
 import (
 	"fmt"
 
+	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
-// Keras's Adam defaults.
+// Keras's Adam defaults; the numbers are named once, in models, whose
+// config fills them in.
 const (
-	DefaultLearningRate = 0.001
-	DefaultBeta1        = 0.9
-	DefaultBeta2        = 0.999
-	DefaultEpsilon      = 1e-7
+	DefaultLearningRate = models.DefaultLearningRate
+	DefaultBeta1        = models.DefaultBeta1
+	DefaultBeta2        = models.DefaultBeta2
+	DefaultEpsilon      = models.DefaultEpsilon
 )
 
 // Adam is the Adam optimizer. Its numbers are float64, as Python's are; the
