@@ -14,7 +14,7 @@ import (
 // data with Adam(learning_rate=0.01).
 func ExampleNewTrainer() {
 	m := models.Example3()
-	data, err := models.Synthetic(100, m.Inputs, m.Classes(), 42)
+	data, err := models.Synthetic(100, int(m.Input[0]), m.Classes(), 42)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestArticleParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			const steps, seed = 100, 42
-			data, err := models.Synthetic(100, m.Inputs, m.Classes(), seed)
+			data, err := models.Synthetic(100, int(m.Input[0]), m.Classes(), seed)
 			if err != nil {
 				t.Fatal(err)
 			}

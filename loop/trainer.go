@@ -6,14 +6,22 @@ import (
 	"math"
 
 	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
 // Config is what a training run needs besides the model and data.
 type Config struct {
-	Adam    Adam
-	Seed    uint64 // initialiser seed for variables without given values
+	Adam Adam
+	Seed uint64 // initialiser seed for variables without given values
+	// BatchSize is the mini-batch size; 0 trains on the whole data set
+	// every step. Batches are shuffled per epoch from DataSeed.
+	BatchSize int
+	DataSeed  uint64
+	// Ranges gives starting values of quantizer range variables by name
+	// (from Calibrate); the others start where their policy says.
+	Ranges  map[string][]float32
 	Session tfgraph.SessionConfig
 }
 
@@ -25,14 +33,22 @@ func DefaultConfig() Config {
 	return Config{Adam: a, Seed: 1, Session: tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1}}
 }
 
-// Trainer runs full-batch QAT steps on one model in one session.
+// Trainer runs QAT steps on one model in one session. Besides the
+// training graph it holds an inference graph on the same variables
+// (Predict, Evaluate).
 type Trainer struct {
 	graph   *tfgraph.Graph
 	session *tf.Session
+	x, y    tf.Output
 	loss    tf.Output
 	train   *tf.Operation
-	feeds   map[tf.Output]*tf.Tensor
+	feeds   map[tf.Output]*tf.Tensor // full-batch data, fed every step
+	batches *models.Batcher
 	params  []models.Param
+	vars    []*tfgraph.Variable
+	reads   []tf.Output // one read per variable, for State
+	evalX   tf.Output
+	logits  tf.Output
 	step    int
 }
 
@@ -43,27 +59,51 @@ type StepResult struct {
 	Loss float32
 }
 
-// NewTrainer builds the training graph for m on data: forward pass, loss,
-// gradients through the fake-quantized computation, and the optimizer's
-// updates to the float master weights, then initialises the variables.
+// NewTrainer builds the training graph for m on data: forward pass (with
+// the scheme's quantizers in training mode), loss, gradients through the
+// fake-quantized computation, the optimizer's updates to the float master
+// weights (and learnable ranges), batch-norm statistics and the step
+// counter; and the inference graph beside it. Then it initialises the
+// variables.
 func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Config) (*Trainer, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	if err := data.Validate(m.Inputs, m.Classes()); err != nil {
+	if err := data.Validate(m.Input, m.Classes()); err != nil {
 		return nil, err
 	}
 	if err := cfg.Adam.Validate(); err != nil {
 		return nil, err
 	}
+	t := &Trainer{}
+	batch := data.X.Shape[0]
+	if cfg.BatchSize > 0 {
+		var err error
+		if t.batches, err = models.NewBatcher(data, cfg.BatchSize, cfg.DataSeed); err != nil {
+			return nil, err
+		}
+		batch = int64(cfg.BatchSize)
+	}
 	g := tfgraph.NewGraph()
-	x := g.Placeholder("x", tf.Float, data.X.Shape)
-	y := g.Placeholder("y", tf.Float, data.Y.Shape)
-	built, err := m.Build(g, x, init, cfg.Seed)
+	t.graph = g
+	t.x = g.Placeholder("x", tf.Float, append([]int64{batch}, m.Input...))
+	t.y = g.Placeholder("y", tf.Float, []int64{batch, int64(m.Classes())})
+	zero, err := tf.NewTensor(int64(0))
+	if err != nil {
+		return nil, fmt.Errorf("step counter: %w", err)
+	}
+	step := g.NewVariable("global_step", zero)
+	env := qat.NewEnv(g, true, cfg.Ranges)
+	env.Step = step.Read(g, "global_step/read")
+	if m.Scheme != nil {
+		env.Schedule = m.Scheme.Schedule
+	}
+	b := models.NewBuilder(env, m.Scheme, init, cfg.Seed)
+	built, err := m.Build(b, t.x)
 	if err != nil {
 		return nil, err
 	}
-	loss, err := models.CategoricalCrossEntropy(g, built.Logits, y)
+	loss, err := models.CategoricalCrossEntropy(g, built.Logits, t.y)
 	if err != nil {
 		return nil, err
 	}
@@ -71,27 +111,52 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	if err != nil {
 		return nil, err
 	}
+	deps := append([]*tf.Operation{train}, built.Updates...)
+	inc := step.AssignAdd(g.WithControlDependencies(deps...), "global_step/increment", g.Const("one", int64(1)))
+	t.loss, t.train, t.params = loss, g.Group("train_step", inc), built.Params
+
+	// The inference graph: same variables, ranges only read.
+	ienv := qat.NewEnv(g.Scope("inference"), false, nil)
+	ienv.ShareRanges(env)
+	b.Env = ienv
+	t.evalX = g.Placeholder("eval_x", tf.Float, append([]int64{-1}, m.Input...))
+	ib, err := m.Build(b, t.evalX)
+	if err != nil {
+		return nil, fmt.Errorf("inference graph: %w", err)
+	}
+	t.logits = ib.Logits
+	t.vars = g.Variables()
+	rs := g.Scope("state")
+	for _, v := range t.vars {
+		t.reads = append(t.reads, v.Read(rs, "read"))
+	}
 	initOp := g.InitOp()
+	if err := g.Err(); err != nil {
+		return nil, err
+	}
 	sess, err := tfgraph.NewSession(g, cfg.Session)
 	if err != nil {
 		return nil, err
 	}
+	t.session = sess
 	if _, err := sess.Run(nil, nil, []*tf.Operation{initOp}); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("initialise variables: %w", err)
 	}
-	xt, err := tfgraph.NewTensor(data.X.Shape, data.X.Data)
-	if err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("data x: %w", err)
+	if t.batches == nil {
+		xt, err := tfgraph.NewTensor(data.X.Shape, data.X.Data)
+		if err != nil {
+			sess.Close()
+			return nil, fmt.Errorf("data x: %w", err)
+		}
+		yt, err := tfgraph.NewTensor(data.Y.Shape, data.Y.Data)
+		if err != nil {
+			sess.Close()
+			return nil, fmt.Errorf("data y: %w", err)
+		}
+		t.feeds = map[tf.Output]*tf.Tensor{t.x: xt, t.y: yt}
 	}
-	yt, err := tfgraph.NewTensor(data.Y.Shape, data.Y.Data)
-	if err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("data y: %w", err)
-	}
-	return &Trainer{graph: g, session: sess, loss: loss, train: train,
-		feeds: map[tf.Output]*tf.Tensor{x: xt, y: yt}, params: built.Params}, nil
+	return t, nil
 }
 
 // Minimize adds the gradients of loss with respect to the params' forward
@@ -114,7 +179,15 @@ func Minimize(g *tfgraph.Graph, loss tf.Output, params []models.Param, opt Adam)
 // Step runs one training step as a single Session.Run: it returns the loss
 // of the current weights and applies every update.
 func (t *Trainer) Step() (float32, error) {
-	out, err := t.session.Run(t.feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
+	feeds := t.feeds
+	if t.batches != nil {
+		x, y := t.batches.Next()
+		var err error
+		if feeds, err = feedXY(t.x, t.y, x, y); err != nil {
+			return 0, fmt.Errorf("step %d: %w", t.step+1, err)
+		}
+	}
+	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
 	if err != nil {
 		return 0, fmt.Errorf("step %d: %w", t.step+1, err)
 	}

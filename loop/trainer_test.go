@@ -22,9 +22,13 @@ func TestNewTrainerRejectsBadInput(t *testing.T) {
 	short := good
 	short.Y = models.Array{Shape: []int64{5, 10}, Data: make([]float32, 50)}
 	bits := models.Example3()
-	bits.Layers[0].Weights = qat.FixedRange{Min: -1, Max: 1, NumBits: 17}
+	l0 := bits.Layers[0].(models.ArticleDense)
+	l0.Weights = qat.FixedRange{Min: -1, Max: 1, NumBits: 17}
+	bits.Layers[0] = l0
 	nanRange := models.Example3()
-	nanRange.Layers[1].Output = qat.FixedRange{Min: float32(math.NaN()), Max: 1, NumBits: 8}
+	l1 := nanRange.Layers[1].(models.ArticleDense)
+	l1.Output = qat.FixedRange{Min: float32(math.NaN()), Max: 1, NumBits: 8}
+	nanRange.Layers[1] = l1
 	badInit := models.Weights{"layer1/weight_fp": {Shape: []int64{3, 3}, Data: make([]float32, 9)}}
 	tests := []struct {
 		name  string
@@ -105,7 +109,7 @@ func mustSynthetic(t *testing.T, n, inputs, classes int) models.Dataset {
 func TestSameSeedSameBits(t *testing.T) {
 	run := func() ([]float32, models.Weights) {
 		m := models.Example3()
-		tr, err := loop.NewTrainer(m, mustSynthetic(t, 64, m.Inputs, m.Classes()), nil, loop.DefaultConfig())
+		tr, err := loop.NewTrainer(m, mustSynthetic(t, 64, int(m.Input[0]), m.Classes()), nil, loop.DefaultConfig())
 		if err != nil {
 			t.Fatal(err)
 		}

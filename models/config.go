@@ -38,15 +38,25 @@ import (
 // return has every field set; a Config built in code should be checked with
 // Validate.
 type Config struct {
-	Inputs    int             `yaml:"inputs"`
-	Seed      uint64          `yaml:"seed"`
-	Steps     int             `yaml:"steps"`
+	// Inputs is the feature count of vector inputs; Input is the shape of
+	// any input (e.g. [28, 28, 1]). Give one.
+	Inputs int     `yaml:"inputs,omitempty"`
+	Input  []int64 `yaml:"input,omitempty,flow"`
+	Seed   uint64  `yaml:"seed"`
+	Steps  int     `yaml:"steps"`
+	// BatchSize is the mini-batch size (0: the whole data set each step).
+	BatchSize int             `yaml:"batch_size,omitempty"`
 	Optimizer OptimizerConfig `yaml:"optimizer,flow"`
 	Data      DataConfig      `yaml:"data,flow"`
 	// Init is an optional .npz of initial weights; variables it lacks are
 	// drawn from the seed.
 	Init   string        `yaml:"init,omitempty"`
 	Layers []LayerConfig `yaml:"layers"`
+	// Scheme quantizes layers of the types other than quantized_dense
+	// (whose fixed ranges are in the layer); omit it for a float model.
+	Scheme *qat.Scheme `yaml:"scheme,omitempty"`
+	// FoldBatchNorm folds each conv2d (no_bias) + batch_norm pair.
+	FoldBatchNorm bool `yaml:"fold_batch_norm,omitempty"`
 }
 
 // OptimizerConfig holds the optimizer's settings as plain numbers (the
@@ -69,16 +79,32 @@ type OptimizerConfig struct {
 type DataConfig struct {
 	Examples int    `yaml:"examples,omitempty"`
 	NPZ      string `yaml:"npz,omitempty"`
+	// MNIST selects the embedded MNIST digits (loaded by the caller through
+	// models/mnist, which Dataset cannot import).
+	MNIST bool `yaml:"mnist,omitempty"`
 }
 
-// LayerConfig is one dense layer. A nil quantizer leaves that tensor in
-// float.
+// LayerConfig is one layer. Type is one of LayerTypes; the other fields
+// apply to the types that have them (see Layer). A nil quantizer leaves
+// that tensor in float (quantized_dense only; other types follow the
+// scheme).
 type LayerConfig struct {
-	Name    string           `yaml:"name"`
-	Units   int              `yaml:"units"`
-	Weights *QuantizerConfig `yaml:"weights,omitempty,flow"`
-	Bias    *QuantizerConfig `yaml:"bias,omitempty,flow"`
-	Output  *QuantizerConfig `yaml:"output,omitempty,flow"`
+	Type       string           `yaml:"type,omitempty"`
+	Name       string           `yaml:"name"`
+	Units      int              `yaml:"units,omitempty"`
+	Filters    int              `yaml:"filters,omitempty"`
+	Multiplier int              `yaml:"multiplier,omitempty"`
+	Kernel     []int            `yaml:"kernel,omitempty,flow"`
+	Strides    []int            `yaml:"strides,omitempty,flow"`
+	Size       []int            `yaml:"size,omitempty,flow"`
+	Padding    string           `yaml:"padding,omitempty"`
+	Activation string           `yaml:"activation,omitempty"`
+	NoBias     bool             `yaml:"no_bias,omitempty"`
+	Momentum   float64          `yaml:"momentum,omitempty"`
+	Epsilon    float64          `yaml:"epsilon,omitempty"`
+	Weights    *QuantizerConfig `yaml:"weights,omitempty,flow"`
+	Bias       *QuantizerConfig `yaml:"bias,omitempty,flow"`
+	Output     *QuantizerConfig `yaml:"output,omitempty,flow"`
 }
 
 // QuantizerConfig is a fixed-range fake quantizer (qat.FixedRange).
@@ -106,6 +132,10 @@ const (
 type (
 	rawConfig struct {
 		Inputs    *int          `yaml:"inputs"`
+		Input     []int64       `yaml:"input"`
+		BatchSize int           `yaml:"batch_size"`
+		Scheme    *qat.Scheme   `yaml:"scheme"`
+		Fold      bool          `yaml:"fold_batch_norm"`
 		Seed      *uint64       `yaml:"seed"`
 		Steps     *int          `yaml:"steps"`
 		Optimizer *rawOptimizer `yaml:"optimizer"`
@@ -124,13 +154,25 @@ type (
 	rawData struct {
 		Examples *int   `yaml:"examples"`
 		NPZ      string `yaml:"npz"`
+		MNIST    bool   `yaml:"mnist"`
 	}
 	rawLayer struct {
-		Name    string        `yaml:"name"`
-		Units   *int          `yaml:"units"`
-		Weights *rawQuantizer `yaml:"weights"`
-		Bias    *rawQuantizer `yaml:"bias"`
-		Output  *rawQuantizer `yaml:"output"`
+		Type       string        `yaml:"type"`
+		Name       string        `yaml:"name"`
+		Units      *int          `yaml:"units"`
+		Filters    int           `yaml:"filters"`
+		Multiplier int           `yaml:"multiplier"`
+		Kernel     []int         `yaml:"kernel"`
+		Strides    []int         `yaml:"strides"`
+		Size       []int         `yaml:"size"`
+		Padding    string        `yaml:"padding"`
+		Activation string        `yaml:"activation"`
+		NoBias     bool          `yaml:"no_bias"`
+		Momentum   float64       `yaml:"momentum"`
+		Epsilon    float64       `yaml:"epsilon"`
+		Weights    *rawQuantizer `yaml:"weights"`
+		Bias       *rawQuantizer `yaml:"bias"`
+		Output     *rawQuantizer `yaml:"output"`
 	}
 	rawQuantizer struct {
 		Min         *float64 `yaml:"min"`
@@ -190,12 +232,19 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 func (r *rawConfig) resolve() (*Config, error) {
-	if r.Inputs == nil {
-		return nil, fmt.Errorf("inputs is missing (the number of features per example)")
+	switch {
+	case r.Inputs == nil && r.Input == nil:
+		return nil, fmt.Errorf("inputs is missing (the number of features per example; or input: the input shape, e.g. [28, 28, 1])")
+	case r.Inputs != nil && r.Input != nil:
+		return nil, fmt.Errorf("give either inputs or input, not both")
 	}
-	c := &Config{Inputs: *r.Inputs, Seed: DefaultSeed, Steps: DefaultSteps, Init: r.Init,
+	c := &Config{Input: r.Input, Seed: DefaultSeed, Steps: DefaultSteps, Init: r.Init,
+		BatchSize: r.BatchSize, Scheme: r.Scheme, FoldBatchNorm: r.Fold,
 		Optimizer: OptimizerConfig{Name: "adam", LearningRate: DefaultLearningRate, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
 		Data:      DataConfig{Examples: DefaultExamples}}
+	if r.Inputs != nil {
+		c.Inputs = *r.Inputs
+	}
 	if r.Seed != nil {
 		c.Seed = *r.Seed
 	}
@@ -218,25 +267,34 @@ func (r *rawConfig) resolve() (*Config, error) {
 		c.Optimizer.Fused = o.Fused
 	}
 	if d := r.Data; d != nil {
-		c.Data = DataConfig{NPZ: d.NPZ}
+		c.Data = DataConfig{NPZ: d.NPZ, MNIST: d.MNIST}
 		switch {
 		case d.Examples != nil && d.NPZ != "":
 			return nil, fmt.Errorf("data: give either examples or npz, not both")
+		case d.MNIST && (d.Examples != nil || d.NPZ != ""):
+			return nil, fmt.Errorf("data: mnist takes neither examples nor npz")
 		case d.Examples != nil:
 			c.Data.Examples = *d.Examples
-		case d.NPZ == "":
+		case d.NPZ == "" && !d.MNIST:
 			c.Data.Examples = DefaultExamples
 		}
 	}
 	for i, rl := range r.Layers {
-		l := LayerConfig{Name: rl.Name}
+		l := LayerConfig{Type: rl.Type, Name: rl.Name, Filters: rl.Filters, Multiplier: rl.Multiplier,
+			Kernel: rl.Kernel, Strides: rl.Strides, Size: rl.Size, Padding: rl.Padding, Activation: rl.Activation,
+			NoBias: rl.NoBias, Momentum: rl.Momentum, Epsilon: rl.Epsilon}
 		if l.Name == "" {
 			l.Name = fmt.Sprintf("layer%d", i+1)
 		}
-		if rl.Units == nil {
+		if rl.Units == nil && (l.Type == "" || l.Type == TypeQuantizedDense || l.Type == TypeDense) {
 			return nil, fmt.Errorf("layer %d (%s): units is missing", i+1, l.Name)
 		}
-		l.Units = *rl.Units
+		if rl.Units != nil {
+			l.Units = *rl.Units
+		}
+		if l.Type != "" && l.Type != TypeQuantizedDense && (rl.Weights != nil || rl.Bias != nil || rl.Output != nil) {
+			return nil, fmt.Errorf("layer %d (%s): weights/bias/output ranges belong to quantized_dense layers; a %s layer is quantized by the scheme", i+1, l.Name, l.Type)
+		}
 		for _, q := range []struct {
 			what string
 			src  *rawQuantizer
@@ -279,10 +337,18 @@ func (c *Config) Model() (Model, error) {
 	if err := c.Validate(); err != nil {
 		return Model{}, err
 	}
-	m := Model{Inputs: c.Inputs}
-	for _, l := range c.Layers {
-		m.Layers = append(m.Layers, Dense{Name: l.Name, Units: l.Units,
-			Weights: l.Weights.quantizer(), Bias: l.Bias.quantizer(), Output: l.Output.quantizer()})
+	return c.model()
+}
+
+// model translates the layers and checks the model's shapes and scheme.
+func (c *Config) model() (Model, error) {
+	m := Model{Input: c.InputShape(), Scheme: c.Scheme, FoldBatchNorm: c.FoldBatchNorm}
+	for i, l := range c.Layers {
+		layer, err := l.layer()
+		if err != nil {
+			return Model{}, fmt.Errorf("layer %d (%s): %w", i+1, l.Name, err)
+		}
+		m.Layers = append(m.Layers, layer)
 	}
 	if err := m.Validate(); err != nil {
 		return Model{}, err
@@ -297,14 +363,20 @@ func (c *Config) Dataset() (Dataset, error) {
 	if err != nil {
 		return Dataset{}, err
 	}
+	if c.Data.MNIST {
+		return Dataset{}, fmt.Errorf("data: mnist is loaded with models/mnist, not Config.Dataset")
+	}
 	if c.Data.NPZ == "" {
-		return Synthetic(c.Data.Examples, m.Inputs, m.Classes(), c.Seed)
+		if len(m.Input) != 1 {
+			return Dataset{}, fmt.Errorf("data: synthetic examples need a vector input, the model takes %v", m.Input)
+		}
+		return Synthetic(c.Data.Examples, int(m.Input[0]), m.Classes(), c.Seed)
 	}
 	d, err := ReadDataset(c.Data.NPZ)
 	if err != nil {
 		return Dataset{}, err
 	}
-	if err := d.Validate(m.Inputs, m.Classes()); err != nil {
+	if err := d.Validate(m.Input, m.Classes()); err != nil {
 		return Dataset{}, fmt.Errorf("%s: %w", c.Data.NPZ, err)
 	}
 	return d, nil
@@ -356,10 +428,11 @@ func ExampleConfig(n int) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{Inputs: m.Inputs, Seed: DefaultSeed, Steps: DefaultSteps,
+	c := &Config{Inputs: int(m.Input[0]), Seed: DefaultSeed, Steps: DefaultSteps,
 		Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.01, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
 		Data:      DataConfig{Examples: DefaultExamples}}
-	for _, l := range m.Layers {
+	for _, layer := range m.Layers {
+		l := layer.(ArticleDense)
 		lc := LayerConfig{Name: l.Name, Units: l.Units}
 		for _, q := range []struct {
 			src qat.Quantizer
@@ -416,10 +489,13 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
-	"models.rawConfig":    {"the config", "inputs, seed, steps, optimizer, data, init, layers"},
+	"models.rawConfig":    {"the config", "inputs, input, seed, steps, batch_size, optimizer, data, init, layers, scheme, fold_batch_norm"},
 	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused"},
-	"models.rawData":      {"data", "examples, npz"},
-	"models.rawLayer":     {"a layer", "name, units, weights, bias, output"},
+	"models.rawData":      {"data", "examples, npz, mnist"},
+	"models.rawLayer":     {"a layer", "type, name, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, weights, bias, output"},
+	"qat.Scheme":          {"scheme", "default, layers, input_bits, ema_decay, schedule"},
+	"qat.Policy":          {"a scheme policy", "weight_bits, activation_bits, per_channel, asymmetric, learnable_ranges"},
+	"qat.Schedule":        {"schedule", "quant_delay, freeze_ranges_after, freeze_bn_after"},
 	"models.rawQuantizer": {"a quantizer", "min, max, num_bits, narrow_range"},
 }
 

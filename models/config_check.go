@@ -9,8 +9,19 @@ import (
 // Validate checks every setting and names the first problem (and its
 // layer).
 func (c *Config) Validate() error {
-	if c.Inputs <= 0 {
+	if c.Input == nil && c.Inputs <= 0 {
 		return fmt.Errorf("inputs %d must be > 0", c.Inputs)
+	}
+	for _, d := range c.Input {
+		if d <= 0 {
+			return fmt.Errorf("input shape %v: every dimension must be > 0", c.Input)
+		}
+	}
+	if c.BatchSize < 0 {
+		return fmt.Errorf("batch_size %d must be >= 0", c.BatchSize)
+	}
+	if err := c.Scheme.Validate(); err != nil {
+		return err
 	}
 	if c.Steps <= 0 {
 		return fmt.Errorf("steps %d must be > 0", c.Steps)
@@ -21,7 +32,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Data.Examples != 0 && c.Data.NPZ != "":
 		return fmt.Errorf("data: give either examples or npz, not both")
-	case c.Data.NPZ == "" && c.Data.Examples <= 0:
+	case c.Data.NPZ == "" && !c.Data.MNIST && c.Data.Examples <= 0:
 		return fmt.Errorf("data: examples %d must be > 0 (or give npz: path)", c.Data.Examples)
 	}
 	if len(c.Layers) == 0 {
@@ -37,8 +48,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: layer %d has the same name; names must differ", where, j)
 		}
 		seen[l.Name] = i + 1
-		if l.Units <= 0 {
-			return fmt.Errorf("%s: units %d must be > 0", where, l.Units)
+		if _, err := l.layer(); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
 		}
 		for _, q := range []struct {
 			what string
@@ -52,7 +63,8 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	return nil
+	_, err := c.model()
+	return err
 }
 
 // Validate checks the optimizer's name and numbers.
@@ -91,4 +103,12 @@ func (q QuantizerConfig) Validate() error {
 		return fmt.Errorf("min %g must be < max %g", q.Min, q.Max)
 	}
 	return q.quantizer().Validate() // bits, and a range that float32 rounding emptied
+}
+
+// InputShape is the per-example input shape: Input, or [Inputs].
+func (c *Config) InputShape() []int64 {
+	if c.Input != nil {
+		return c.Input
+	}
+	return []int64{int64(c.Inputs)}
 }

@@ -78,7 +78,15 @@ func TestParseConfigErrors(t *testing.T) {
 		{"not a mapping", "- 1\n- 2\n", []string{"the config (a mapping of keys)"}},
 		{"two documents", "inputs: 1\n" + layers + "---\ninputs: 2\n", []string{"more than one YAML document"}},
 		{"unknown top key", "inputs: 10\nepochs: 3\n" + layers, []string{`line 2: unknown key "epochs" in the config`, "known keys: inputs"}},
-		{"unknown layer key", "inputs: 10\nlayers:\n  - units: 2\n    activation: relu\n", []string{`line 4: unknown key "activation" in a layer`}},
+		{"unknown layer key", "inputs: 10\nlayers:\n  - units: 2\n    dropout: 0.5\n", []string{`line 4: unknown key "dropout" in a layer`}},
+		{"unknown layer type", "inputs: 10\nlayers: [{type: lstm, units: 2}]\n", []string{`layer 1 (layer1): unknown layer type "lstm"`, "conv2d"}},
+		{"activation on article layer", "inputs: 10\nlayers: [{units: 2, activation: relu}]\n", []string{"do not apply to a quantized_dense layer"}},
+		{"inputs and input", "inputs: 10\ninput: [10]\n" + layers, []string{"either inputs or input"}},
+		{"num_bits in scheme", "input: [4]\nscheme: {default: {weight_bits: 17}}\nlayers: [{type: dense, units: 2}]\n", []string{"scheme default: weight_bits: num_bits 17 is outside 2..16"}},
+		{"per-channel on pool", "input: [4, 4, 1]\nscheme: {default: {weight_bits: 8}, layers: {p: {weight_bits: 8, per_channel: true}}}\nlayers: [{type: max_pool, name: p}, {type: flatten, name: f}, {type: dense, name: d, units: 2}]\n", []string{"scheme layer p: per_channel set, but the layer has no weights with channels"}},
+		{"scheme names missing layer", "input: [4]\nscheme: {default: {weight_bits: 8}, layers: {nope: {weight_bits: 4}}}\nlayers: [{type: dense, units: 2}]\n", []string{`scheme names layer "nope"`}},
+		{"conv without kernel", "input: [4, 4, 1]\nlayers: [{type: conv2d, filters: 2}]\n", []string{"kernel is missing"}},
+		{"dense on image", "input: [4, 4, 1]\nlayers: [{type: dense, units: 2}]\n", []string{"dense input must be [batch, features]", "flatten"}},
 		{"unknown quantizer key", "inputs: 10\nlayers: [{units: 2, weights: {min: 0, max: 1, bits: 8}}]\n", []string{`unknown key "bits" in a quantizer`, "num_bits"}},
 		{"unknown optimizer key", "inputs: 10\noptimizer: {lr: 0.1}\n" + layers, []string{`unknown key "lr" in optimizer`}},
 		{"duplicate key", "inputs: 10\ninputs: 11\n" + layers, []string{"already defined"}},
@@ -206,10 +214,10 @@ func TestConfigModelAndData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Model{Inputs: 10, Layers: []Dense{
-		{Name: "hidden", Units: 32, Weights: qat.FixedRange{Min: -0.1, Max: 0.1, NumBits: 4, NarrowRange: true},
+	want := Model{Input: []int64{10}, Layers: []Layer{
+		ArticleDense{Name: "hidden", Units: 32, Weights: qat.FixedRange{Min: -0.1, Max: 0.1, NumBits: 4, NarrowRange: true},
 			Bias: qat.Symmetric(0.1), Output: qat.Symmetric(1)},
-		{Name: "layer2", Units: 10, Weights: qat.FixedRange{Min: -0.5, Max: 0.25, NumBits: 8}},
+		ArticleDense{Name: "layer2", Units: 10, Weights: qat.FixedRange{Min: -0.5, Max: 0.25, NumBits: 8}},
 	}}
 	if !reflect.DeepEqual(m, want) {
 		t.Fatalf("model %+v, want %+v", m, want)

@@ -2,20 +2,22 @@ package models
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"math/rand/v2"
 )
 
-// Dataset is a full batch of inputs X [N, features] and one-hot labels
+// Dataset is a set of inputs X [N, input...] and one-hot labels
 // Y [N, classes].
 type Dataset struct {
 	X, Y Array
 }
 
-// Validate checks that the data fit a model with the given input and class
-// counts.
-func (d Dataset) Validate(inputs, classes int) error {
-	if len(d.X.Shape) != 2 || d.X.Shape[1] != int64(inputs) {
-		return fmt.Errorf("data: x has shape %v, the model needs [N, %d]", d.X.Shape, inputs)
+// Validate checks that the data fit a model with the given per-example
+// input shape and class count.
+func (d Dataset) Validate(input []int64, classes int) error {
+	if len(d.X.Shape) != len(input)+1 || !sameDims(d.X.Shape[1:], input) {
+		return fmt.Errorf("data: x has shape %v, the model needs %s", d.X.Shape, batchShape("N", input))
 	}
 	if len(d.Y.Shape) != 2 || d.Y.Shape[1] != int64(classes) {
 		return fmt.Errorf("data: y has shape %v, the model needs [N, %d] (one-hot)", d.Y.Shape, classes)
@@ -23,10 +25,30 @@ func (d Dataset) Validate(inputs, classes int) error {
 	if d.X.Shape[0] != d.Y.Shape[0] || d.X.Shape[0] == 0 {
 		return fmt.Errorf("data: x has %d examples and y has %d; need the same, > 0", d.X.Shape[0], d.Y.Shape[0])
 	}
-	if int64(len(d.X.Data)) != d.X.Shape[0]*d.X.Shape[1] || int64(len(d.Y.Data)) != d.Y.Shape[0]*d.Y.Shape[1] {
+	if int64(len(d.X.Data)) != product(d.X.Shape) || int64(len(d.Y.Data)) != product(d.Y.Shape) {
 		return fmt.Errorf("data: array sizes do not match their shapes")
 	}
 	return nil
+}
+
+func sameDims(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func product(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
 
 // Synthetic makes the article's dummy data: x ~ N(0, 1) of shape
@@ -49,4 +71,13 @@ func Synthetic(n, inputs, classes int, seed uint64) (Dataset, error) {
 		X: Array{Shape: []int64{int64(n), int64(inputs)}, Data: x},
 		Y: Array{Shape: []int64{int64(n), int64(classes)}, Data: y},
 	}, nil
+}
+
+// batchShape formats [first, dims...] as "[N, 28, 28, 1]".
+func batchShape(first string, dims []int64) string {
+	parts := []string{first}
+	for _, d := range dims {
+		parts = append(parts, strconv.FormatInt(d, 10))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }

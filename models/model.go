@@ -2,101 +2,126 @@ package models
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
-// Model is a stack of Dense layers on a [batch, Inputs] input.
+// Model is a stack of layers on inputs of shape [batch, Input...], with the
+// scheme that quantizes it (nil: float, apart from layers that carry their
+// own fixed quantizers, as the article's).
 type Model struct {
-	Inputs int
-	Layers []Dense
+	Input  []int64
+	Layers []Layer
+	Scheme *qat.Scheme
+	// FoldBatchNorm builds each Conv2D (without bias) followed by a
+	// BatchNorm as one FoldedConvBN.
+	FoldBatchNorm bool
 }
 
-// Classes is the width of the last layer.
-func (m Model) Classes() int {
-	if len(m.Layers) == 0 {
-		return 0
+// OutputShape validates the model and returns its per-example output shape.
+func (m Model) OutputShape() ([]int64, error) {
+	if len(m.Input) == 0 {
+		return nil, fmt.Errorf("model: no input shape")
 	}
-	return m.Layers[len(m.Layers)-1].Units
-}
-
-// InitialWeights returns the model's initial values: those in given (whose
-// names and shapes must fit the model), and for the rest glorot_uniform
-// weights and zero biases drawn from a PCG seeded with seed.
-func (m Model) InitialWeights(given Weights, seed uint64) (Weights, error) {
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	shapes := map[string][]int64{}
-	var order []string
-	in := int64(m.Inputs)
-	for _, l := range m.Layers {
-		w, b := l.Name+"/weight_fp", l.Name+"/bias_fp"
-		shapes[w], shapes[b] = []int64{in, int64(l.Units)}, []int64{int64(l.Units)}
-		order = append(order, w, b)
-		in = int64(l.Units)
-	}
-	for _, name := range given.Names() {
-		if shapes[name] == nil {
-			return nil, fmt.Errorf("initial weights name %q, which the model does not have", name)
+	for _, d := range m.Input {
+		if d <= 0 {
+			return nil, fmt.Errorf("model: input shape %v must be fully known and > 0", m.Input)
 		}
-		if !tfgraph.SameShape(given[name].Shape, shapes[name]) {
-			return nil, fmt.Errorf("initial value for %s has shape %v, the model needs %v", name, given[name].Shape, shapes[name])
-		}
-	}
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	out := Weights{}
-	for i, name := range order {
-		var init tfgraph.Initializer = tfgraph.GlorotUniform{}
-		if i%2 == 1 {
-			init = tfgraph.Zeros{}
-		}
-		vals, err := init.Values(shapes[name], rng) // drawn even when given, so seeds stay aligned
-		if err != nil {
-			return nil, fmt.Errorf("initialise %s: %w", name, err)
-		}
-		if a, ok := given[name]; ok {
-			vals = a.Data
-		}
-		out[name] = Array{Shape: shapes[name], Data: vals}
-	}
-	return out, nil
-}
-
-// Validate checks the model's structure and every quantizer.
-func (m Model) Validate() error {
-	if m.Inputs <= 0 {
-		return fmt.Errorf("model: inputs %d must be > 0", m.Inputs)
 	}
 	if len(m.Layers) == 0 {
-		return fmt.Errorf("model: no layers")
+		return nil, fmt.Errorf("model: no layers")
+	}
+	if err := m.Scheme.Validate(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
 	}
 	seen := map[string]bool{}
-	for _, l := range m.Layers {
-		if seen[l.Name] {
-			return fmt.Errorf("model: two layers are named %q", l.Name)
+	channels := map[string]bool{}
+	shape := m.Input
+	for i, l := range m.Layers {
+		if l == nil {
+			return nil, fmt.Errorf("model: layer %d is nil", i)
 		}
-		seen[l.Name] = true
-		if err := l.Validate(); err != nil {
-			return fmt.Errorf("model: %w", err)
+		name := l.LayerName()
+		if name == "" {
+			return nil, fmt.Errorf("model: layer %d has no name", i)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("model: two layers are named %q", name)
+		}
+		seen[name] = true
+		_, channels[name] = l.(weighted)
+		var err error
+		if shape, err = l.OutputShape(shape); err != nil {
+			return nil, fmt.Errorf("model: %w", err)
 		}
 	}
-	return nil
+	if err := m.Scheme.CheckLayers(channels); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	return shape, nil
 }
 
-// Built is a model's graph: its logits and trainable parameters in layer
-// order (weight then bias).
+// Validate checks the model's structure, shapes and scheme.
+func (m Model) Validate() error {
+	_, err := m.OutputShape()
+	return err
+}
+
+// Classes is the width of the model's output, or 0 if the model is invalid
+// or its output is not a vector.
+func (m Model) Classes() int {
+	out, err := m.OutputShape()
+	if err != nil || len(out) != 1 {
+		return 0
+	}
+	return int(out[0])
+}
+
+// plan returns the layers as built: folded pairs joined, and for each
+// whether it quantizes its own output (not when a ReLU or BatchNorm follows
+// and takes over).
+func (m Model) plan() ([]Layer, []bool) {
+	var layers []Layer
+	for i := 0; i < len(m.Layers); i++ {
+		if c, ok := m.Layers[i].(Conv2D); ok && m.FoldBatchNorm && c.NoBias && i+1 < len(m.Layers) {
+			if bn, ok := m.Layers[i+1].(BatchNorm); ok {
+				layers = append(layers, FoldedConvBN{Conv: c, BN: bn})
+				i++
+				continue
+			}
+		}
+		layers = append(layers, m.Layers[i])
+	}
+	own := make([]bool, len(layers))
+	for i := range layers {
+		own[i] = true
+		if i+1 < len(layers) {
+			if _, ok := layers[i].(weighted); ok {
+				switch layers[i+1].(type) {
+				case ReLU, BatchNorm:
+					own[i] = false
+				}
+			}
+		}
+	}
+	return layers, own
+}
+
+// Built is a model's graph: its output and, for training graphs, the
+// trainable parameters and the extra update ops.
 type Built struct {
 	Logits tf.Output
+	// Params are the trainable variables in build order.
 	Params []Param
+	// Updates must run with each training step (batch-norm statistics).
+	Updates []*tf.Operation
 }
 
-// Build adds the model on input x. init overrides initial values by
-// variable name; other variables are drawn from a PCG seeded with seed.
-func (m Model) Build(g *tfgraph.Graph, x tf.Output, init Weights, seed uint64) (*Built, error) {
+// Build adds the model on x with b, which says training or inference and
+// holds the variables (a second Build with the same Builder reuses them).
+func (m Model) Build(b *Builder, x tf.Output) (*Built, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -104,67 +129,49 @@ func (m Model) Build(g *tfgraph.Graph, x tf.Output, init Weights, seed uint64) (
 	if err != nil {
 		return nil, fmt.Errorf("model input: %w", err)
 	}
-	if len(dims) != 2 || dims[1] != int64(m.Inputs) {
-		return nil, fmt.Errorf("model input has shape %v, want [batch, %d]", dims, m.Inputs)
+	if len(dims) != len(m.Input)+1 || !tfgraph.SameShape(dims[1:], m.Input) {
+		return nil, fmt.Errorf("model input has shape %v, want [batch %v]", dims, m.Input)
 	}
-	values, err := m.InitialWeights(init, seed)
-	if err != nil {
-		return nil, err
-	}
-	out := &Built{}
+	b.Scheme = m.Scheme
 	h := x
-	for _, l := range m.Layers {
-		var ps []Param
-		h, ps, err = l.Build(g, h, values)
-		if err != nil {
+	if q := m.Scheme.Input(); q != nil {
+		h = b.quantize(b.Graph().Scope("quantize_layer"), q, "quantize_layer", h)
+	}
+	layers, own := m.plan()
+	nParams, nUpdates := len(b.params), len(b.updates)
+	for i, l := range layers {
+		b.quantizeOutput = own[i]
+		if h, err = l.Build(b, h); err != nil {
 			return nil, err
 		}
-		out.Params = append(out.Params, ps...)
 	}
-	out.Logits = h
+	b.quantizeOutput = true
+	if err := b.Graph().Err(); err != nil {
+		return nil, err
+	}
+	out := &Built{Logits: h, Updates: append([]*tf.Operation(nil), b.updates[nUpdates:]...)}
+	out.Params = append(out.Params, b.params[nParams:]...)
+	out.Params = append(out.Params, b.Env.Trainable()...)
 	return out, nil
 }
 
-// The article's numbers: weights and biases fake-quantized in [-0.1, 0.1],
-// activations in [-1, 1], 8 bits.
-const (
-	ArticleWeightRange     = 0.1
-	ArticleActivationRange = 1.0
-)
-
-func articleLayer(name string, units int, quantizeOutput bool) Dense {
-	d := Dense{Name: name, Units: units, Weights: qat.Symmetric(ArticleWeightRange), Bias: qat.Symmetric(ArticleWeightRange)}
-	if quantizeOutput {
-		d.Output = qat.Symmetric(ArticleActivationRange)
+// InitialWeights returns the values every model variable starts from:
+// those in given (whose names and shapes must fit the model), and for the
+// rest Keras's initialisers drawn from a PCG seeded with seed.
+func (m Model) InitialWeights(given Weights, seed uint64) (Weights, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
 	}
-	return d
-}
-
-// Example1 is the article's Example 1: one QuantizedDense(2) on 10 inputs,
-// weights and bias fake-quantized in [-0.1, 0.1].
-func Example1() Model {
-	return Model{Inputs: 10, Layers: []Dense{articleLayer("layer1", 2, false)}}
-}
-
-// Example2 is Example 1 plus output fake quant in [-1, 1].
-func Example2() Model {
-	return Model{Inputs: 10, Layers: []Dense{articleLayer("layer1", 2, true)}}
-}
-
-// Example3 is the article's Example 3: two quantized layers, 10 -> 32 -> 10.
-func Example3() Model {
-	return Model{Inputs: 10, Layers: []Dense{articleLayer("layer1", 32, true), articleLayer("layer2", 10, true)}}
-}
-
-// Example returns the article's example n (1, 2 or 3).
-func Example(n int) (Model, error) {
-	switch n {
-	case 1:
-		return Example1(), nil
-	case 2:
-		return Example2(), nil
-	case 3:
-		return Example3(), nil
+	g := tfgraph.NewGraph()
+	x := g.Placeholder("x", tf.Float, append([]int64{1}, m.Input...))
+	b := NewBuilder(qat.NewEnv(g, false, nil), m.Scheme, given, seed)
+	if _, err := m.Build(b, x); err != nil {
+		return nil, err
 	}
-	return Model{}, fmt.Errorf("no example %d: the article has examples 1, 2 and 3", n)
+	for _, name := range given.Names() {
+		if _, ok := b.initial[name]; !ok {
+			return nil, fmt.Errorf("initial weights name %q, which the model does not have", name)
+		}
+	}
+	return b.Initial(), nil
 }

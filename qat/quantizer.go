@@ -20,8 +20,10 @@ type Quantizer interface {
 	// Validate reports a configuration the FakeQuant kernels cannot run
 	// correctly (bad bit width, empty or non-finite range).
 	Validate() error
-	// Apply adds the fake quantization of x to g and returns its output.
-	Apply(g *tfgraph.Graph, name string, x tf.Output) tf.Output
+	// Apply adds the fake quantization of x to e's graph and returns its
+	// output. Variables it needs are named <name>_min, <name>_max under the
+	// Env's scope.
+	Apply(e *Env, name string, x tf.Output) tf.Output
 }
 
 // FixedRange fake-quantizes to a range fixed when the graph is built, as the
@@ -46,12 +48,11 @@ func (r FixedRange) Validate() error {
 }
 
 // Apply implements Quantizer.
-func (r FixedRange) Apply(g *tfgraph.Graph, name string, x tf.Output) tf.Output {
-	if err := r.Validate(); err != nil {
-		g.SetErr(fmt.Errorf("quantizer %s: %w", name, err))
+func (r FixedRange) Apply(e *Env, name string, x tf.Output) tf.Output {
+	if !e.check(name, r) {
 		return tf.Output{}
 	}
-	s := g.Scope(name)
+	s := e.Graph.Scope(name)
 	return s.FakeQuantWithMinMaxVars("FakeQuantWithMinMaxVars", x, s.Scalar("min", r.Min), s.Scalar("max", r.Max),
 		tfgraph.FakeQuantAttrs{NumBits: r.NumBits, NarrowRange: r.NarrowRange})
 }

@@ -50,7 +50,7 @@ func TestFixedRangeValidate(t *testing.T) {
 func TestApplyInvalidRangeBuildsNothing(t *testing.T) {
 	g := tfgraph.NewGraph()
 	x := g.Const("x", []float32{1, 2})
-	y := qat.FixedRange{Min: 1, Max: -1, NumBits: 8}.Apply(g, "wq", x)
+	y := qat.FixedRange{Min: 1, Max: -1, NumBits: 8}.Apply(qat.NewEnv(g, true, nil), "wq", x)
 	if y.Op != nil {
 		t.Fatal("Apply returned an output for an invalid range")
 	}

@@ -130,7 +130,7 @@ func TestTrainErrors(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "malformed.yaml"), "inputs: 10\nlayers: [{units: 2}\n")
 	write(t, filepath.Join(dir, "bits.yaml"), "inputs: 10\nlayers:\n  - name: first\n    units: 2\n    weights: {min: -1, max: 1, num_bits: 17}\n")
-	write(t, filepath.Join(dir, "unknown.yaml"), "inputs: 10\nlayers: [{units: 2, activation: relu}]\n")
+	write(t, filepath.Join(dir, "unknown.yaml"), "inputs: 10\nlayers: [{units: 2, dropout: 0.5}]\n")
 	bad := map[string]models.Array{
 		"x": {Shape: []int64{4, 3}, Data: make([]float32, 12)},
 		"y": {Shape: []int64{4, 2}, Data: make([]float32, 8)},
@@ -147,7 +147,7 @@ func TestTrainErrors(t *testing.T) {
 		{"example 0", []string{"--example", "0"}, "--example 0: the article has examples 1, 2 and 3"},
 		{"malformed config", []string{"--config", filepath.Join(dir, "malformed.yaml")}, filepath.Join(dir, "malformed.yaml") + ": malformed YAML: line 1"},
 		{"num_bits 17", []string{"--config", filepath.Join(dir, "bits.yaml")}, filepath.Join(dir, "bits.yaml") + ": layer 1 (first): weights quantizer: num_bits 17 is outside 2..16"},
-		{"unknown key", []string{"--config", filepath.Join(dir, "unknown.yaml")}, filepath.Join(dir, "unknown.yaml") + `: line 2: unknown key "activation" in a layer`},
+		{"unknown key", []string{"--config", filepath.Join(dir, "unknown.yaml")}, filepath.Join(dir, "unknown.yaml") + `: line 2: unknown key "dropout" in a layer`},
 		{"missing config", []string{"--config", filepath.Join(dir, "nope.yaml")}, "config: open " + filepath.Join(dir, "nope.yaml")},
 		{"data shape", []string{"--example", "1", "--data", filepath.Join(dir, "bad.npz")}, filepath.Join(dir, "bad.npz") + ": data: x has shape [4 3], the model needs [N, 10]"},
 		{"missing data", []string{"--data", filepath.Join(dir, "nope.npz")}, "read " + filepath.Join(dir, "nope.npz")},

@@ -157,11 +157,25 @@ func train(c *cobra.Command, f *trainFlags) error {
 	return nil
 }
 
-// shape describes a model as "10 -> 32 -> 10".
+// shape describes a model by its layers' output shapes, e.g.
+// "[10] -> [32] -> [10]".
 func shape(m models.Model) string {
-	parts := []string{strconv.Itoa(m.Inputs)}
+	dims := func(d []int64) string {
+		s := make([]string, len(d))
+		for i, v := range d {
+			s[i] = strconv.FormatInt(v, 10)
+		}
+		return strings.Join(s, "x")
+	}
+	parts := []string{dims(m.Input)}
+	in := m.Input
 	for _, l := range m.Layers {
-		parts = append(parts, strconv.Itoa(l.Units))
+		out, err := l.OutputShape(in)
+		if err != nil {
+			return err.Error()
+		}
+		parts = append(parts, dims(out))
+		in = out
 	}
 	return strings.Join(parts, " -> ")
 }

@@ -1,0 +1,111 @@
+package loop
+
+import (
+	"fmt"
+
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// EvalBatch is how many examples Predict and Evaluate run at once.
+const EvalBatch = 1000
+
+func feedXY(xo, yo tf.Output, x, y models.Array) (map[tf.Output]*tf.Tensor, error) {
+	xt, err := tfgraph.NewTensor(x.Shape, x.Data)
+	if err != nil {
+		return nil, fmt.Errorf("batch x: %w", err)
+	}
+	yt, err := tfgraph.NewTensor(y.Shape, y.Data)
+	if err != nil {
+		return nil, fmt.Errorf("batch y: %w", err)
+	}
+	return map[tf.Output]*tf.Tensor{xo: xt, yo: yt}, nil
+}
+
+// Predict returns the inference graph's outputs (fake-quantized with the
+// current ranges, batch norms with moving statistics) for x [N, input...].
+func (t *Trainer) Predict(x models.Array) (models.Array, error) {
+	n := int(x.Shape[0])
+	if n == 0 {
+		return models.Array{}, fmt.Errorf("predict: no examples")
+	}
+	row := len(x.Data) / n
+	var out models.Array
+	for from := 0; from < n; from += EvalBatch {
+		to := min(from+EvalBatch, n)
+		shape := append([]int64{int64(to - from)}, x.Shape[1:]...)
+		xt, err := tfgraph.NewTensor(shape, x.Data[from*row:to*row])
+		if err != nil {
+			return models.Array{}, fmt.Errorf("predict: %w", err)
+		}
+		res, err := t.session.Run(map[tf.Output]*tf.Tensor{t.evalX: xt}, []tf.Output{t.logits}, nil)
+		if err != nil {
+			return models.Array{}, fmt.Errorf("predict examples %d..%d: %w", from, to, err)
+		}
+		vals, err := tfgraph.Float32s(res[0])
+		if err != nil {
+			return models.Array{}, fmt.Errorf("predict: %w", err)
+		}
+		out.Data = append(out.Data, vals...)
+		out.Shape = append([]int64{int64(to)}, res[0].Shape()[1:]...)
+	}
+	return out, nil
+}
+
+// Evaluate returns the inference graph's accuracy on d (argmax of the
+// outputs against the one-hot labels).
+func (t *Trainer) Evaluate(d models.Dataset) (float64, error) {
+	logits, err := t.Predict(d.X)
+	if err != nil {
+		return 0, err
+	}
+	return Accuracy(logits, d.Y)
+}
+
+// Accuracy is the fraction of rows whose argmax in logits matches the
+// argmax of the one-hot labels.
+func Accuracy(logits, labels models.Array) (float64, error) {
+	if len(logits.Shape) != 2 || !tfgraph.SameShape(logits.Shape, labels.Shape) {
+		return 0, fmt.Errorf("accuracy: outputs %v and labels %v must both be [N, classes]", logits.Shape, labels.Shape)
+	}
+	n, c := int(logits.Shape[0]), int(logits.Shape[1])
+	right := 0
+	for i := 0; i < n; i++ {
+		if argmax(logits.Data[i*c:(i+1)*c]) == argmax(labels.Data[i*c:(i+1)*c]) {
+			right++
+		}
+	}
+	return float64(right) / float64(n), nil
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// State returns every variable of the model (weights, quantizer ranges,
+// batch-norm statistics, optimizer slots, step counters) by name.
+func (t *Trainer) State() (models.Weights, error) {
+	out, err := t.session.Run(nil, t.reads, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	w := models.Weights{}
+	for i, v := range t.vars {
+		if v.DType != tf.Float {
+			continue
+		}
+		data, err := tfgraph.Float32s(out[i])
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", v.Name, err)
+		}
+		w[v.Name] = models.Array{Shape: out[i].Shape(), Data: data}
+	}
+	return w, nil
+}

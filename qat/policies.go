@@ -1,0 +1,200 @@
+package qat
+
+import (
+	"fmt"
+
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// tfmot's numbers for its default 8-bit scheme, named once.
+const (
+	// EMADecay is MovingAverageQuantizer's decay: v -= (v - x) * (1 - decay).
+	EMADecay = 0.999
+	// InitMin and InitMax are where tfmot's range variables start.
+	InitMin = -6.0
+	InitMax = 6.0
+)
+
+// LastValue sets the range from the tensor's own min and max at every
+// training step (tfmot's LastValueQuantizer, used for weights). Symmetric
+// widens the range to be symmetric around zero; otherwise it is widened to
+// contain zero. PerChannel keeps one range per index of the last axis.
+type LastValue struct {
+	NumBits     int
+	PerChannel  bool
+	Symmetric   bool
+	NarrowRange bool
+}
+
+// WeightsDefault is tfmot's default weight quantizer: 8 bits, symmetric,
+// narrow range (the int8 grid [-127, 127]), per channel if asked.
+func WeightsDefault(perChannel bool) LastValue {
+	return LastValue{NumBits: DefaultBits, PerChannel: perChannel, Symmetric: true, NarrowRange: true}
+}
+
+// Validate implements Quantizer.
+func (q LastValue) Validate() error { return ValidateBits(q.NumBits) }
+
+// Apply implements Quantizer: variables <name>_min and <name>_max.
+func (q LastValue) Apply(e *Env, name string, x tf.Output) tf.Output {
+	if !e.check(name, q) {
+		return tf.Output{}
+	}
+	shape := rangeShape(e.Graph, x, q.PerChannel)
+	lo, hi := e.rangeVar(name+"_min", shape, InitMin), e.rangeVar(name+"_max", shape, InitMax)
+	s := e.Graph.Scope(name + "_LastValueQuant")
+	if !e.Training && !e.Calibrate {
+		return fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), q.PerChannel, q.NumBits, q.NarrowRange)
+	}
+	bmin, bmax := batchRange(s, x, q.PerChannel)
+	rmin, rmax := clipRange(s, bmin, bmax, q.Symmetric, q.NumBits, q.NarrowRange)
+	if e.Calibrate {
+		e.observe(lo, rmin)
+		e.observe(hi, rmax)
+		return x
+	}
+	if on := e.rangesActive(s); on != (tf.Output{}) {
+		rmin = blend(s.Scope("freeze_min"), on, rmin, lo.Read(s, "min_frozen"))
+		rmax = blend(s.Scope("freeze_max"), on, rmax, hi.Read(s, "max_frozen"))
+	}
+	y := fakeQuant(s, x, assignRead(s, lo, "AssignMinLast", rmin), assignRead(s, hi, "AssignMaxLast", rmax),
+		q.PerChannel, q.NumBits, q.NarrowRange)
+	return e.delayed(s, y, x)
+}
+
+// MovingAverage tracks the range as an exponential moving average of the
+// batch ranges (tfmot's MovingAverageQuantizer, used for activations).
+type MovingAverage struct {
+	NumBits     int
+	PerChannel  bool
+	Symmetric   bool
+	NarrowRange bool
+	// Decay of the average; tfmot uses EMADecay.
+	Decay float64
+}
+
+// ActivationsDefault is tfmot's activation quantizer with numBits bits:
+// per tensor, asymmetric, full range, EMA decay 0.999 from [-6, 6].
+func ActivationsDefault(numBits int) MovingAverage {
+	return MovingAverage{NumBits: numBits, Decay: EMADecay}
+}
+
+// Validate implements Quantizer.
+func (q MovingAverage) Validate() error {
+	if err := ValidateBits(q.NumBits); err != nil {
+		return err
+	}
+	if !(q.Decay > 0 && q.Decay < 1) {
+		return fmt.Errorf("EMA decay %g must be in (0, 1)", q.Decay)
+	}
+	return nil
+}
+
+// Apply implements Quantizer: variables <name>_min and <name>_max.
+func (q MovingAverage) Apply(e *Env, name string, x tf.Output) tf.Output {
+	if !e.check(name, q) {
+		return tf.Output{}
+	}
+	shape := rangeShape(e.Graph, x, q.PerChannel)
+	lo, hi := e.rangeVar(name+"_min", shape, InitMin), e.rangeVar(name+"_max", shape, InitMax)
+	s := e.Graph.Scope(name + "_MovingAvgQuantize")
+	if !e.Training && !e.Calibrate {
+		return fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), q.PerChannel, q.NumBits, q.NarrowRange)
+	}
+	bmin, bmax := batchRange(s, x, q.PerChannel)
+	rmin, rmax := clipRange(s, bmin, bmax, q.Symmetric, q.NumBits, q.NarrowRange)
+	if e.Calibrate {
+		e.observe(lo, rmin)
+		e.observe(hi, rmax)
+		return x
+	}
+	on := e.rangesActive(s)
+	y := fakeQuant(s, x, emaRead(s, lo, "AssignMinEma", rmin, q.Decay, on), emaRead(s, hi, "AssignMaxEma", rmax, q.Decay, on),
+		q.PerChannel, q.NumBits, q.NarrowRange)
+	return e.delayed(s, y, x)
+}
+
+// AllValues widens its range to every value seen so far, starting from
+// [0, 0] (tfmot's AllValuesQuantizer, which quantizes a model's input).
+type AllValues struct {
+	NumBits     int
+	Symmetric   bool
+	NarrowRange bool
+}
+
+// Validate implements Quantizer.
+func (q AllValues) Validate() error { return ValidateBits(q.NumBits) }
+
+// Apply implements Quantizer: variables <name>_min and <name>_max.
+func (q AllValues) Apply(e *Env, name string, x tf.Output) tf.Output {
+	if !e.check(name, q) {
+		return tf.Output{}
+	}
+	lo, hi := e.rangeVar(name+"_min", []int64{}, 0), e.rangeVar(name+"_max", []int64{}, 0)
+	s := e.Graph.Scope(name + "_AllValuesQuantize")
+	if !e.Training && !e.Calibrate {
+		return fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), false, q.NumBits, q.NarrowRange)
+	}
+	bmin, bmax := batchRange(s, x, false)
+	if q.Symmetric {
+		r := s.Scalar("min_max_ratio", symmetricRatio(q.NumBits, q.NarrowRange))
+		bmin = s.Minimum("Minimum_sym", bmin, s.RealDiv("truediv", bmax, r))
+		bmax = s.Maximum("Maximum_sym", bmax, s.Mul("mul", bmin, r))
+	}
+	zero := s.Scalar("zero", 0)
+	rmin := s.Minimum("Minimum_1", s.Minimum("Minimum", lo.Read(s, "min"), bmin), zero)
+	rmax := s.Maximum("Maximum_1", s.Maximum("Maximum", hi.Read(s, "max"), bmax), zero)
+	if e.Calibrate {
+		e.observe(lo, s.Minimum("cal_min", bmin, zero))
+		e.observe(hi, s.Maximum("cal_max", bmax, zero))
+		return x
+	}
+	if on := e.rangesActive(s); on != (tf.Output{}) {
+		rmin = blend(s.Scope("freeze_min"), on, rmin, lo.Read(s, "min_frozen"))
+		rmax = blend(s.Scope("freeze_max"), on, rmax, hi.Read(s, "max_frozen"))
+	}
+	y := fakeQuant(s, x, assignRead(s, lo, "AssignMinAllValue", rmin), assignRead(s, hi, "AssignMaxAllValue", rmax),
+		false, q.NumBits, q.NarrowRange)
+	return e.delayed(s, y, x)
+}
+
+// Learnable makes min and max trainable variables, moved by the optimizer
+// with FakeQuant's own gradients with respect to them (beyond tfmot; in the
+// spirit of PACT/LSQ). They start at [InitMin, InitMax] or at the values a
+// calibration pass found.
+type Learnable struct {
+	NumBits     int
+	PerChannel  bool
+	NarrowRange bool
+}
+
+// Validate implements Quantizer.
+func (q Learnable) Validate() error { return ValidateBits(q.NumBits) }
+
+// Apply implements Quantizer: trainable variables <name>_min and <name>_max.
+func (q Learnable) Apply(e *Env, name string, x tf.Output) tf.Output {
+	if !e.check(name, q) {
+		return tf.Output{}
+	}
+	shape := rangeShape(e.Graph, x, q.PerChannel)
+	_, known := e.rec.ranges[e.key(name+"_min")]
+	lo, hi := e.rangeVar(name+"_min", shape, InitMin), e.rangeVar(name+"_max", shape, InitMax)
+	s := e.Graph.Scope(name + "_LearnableQuant")
+	if e.Calibrate {
+		bmin, bmax := batchRange(s, x, q.PerChannel)
+		rmin, rmax := clipRange(s, bmin, bmax, false, q.NumBits, q.NarrowRange)
+		e.observe(lo, rmin)
+		e.observe(hi, rmax)
+		return x
+	}
+	minv, maxv := lo.Read(s, "min"), hi.Read(s, "max")
+	if e.Training && !known {
+		e.rec.trainable = append(e.rec.trainable, tfgraph.Param{Var: lo, Value: minv}, tfgraph.Param{Var: hi, Value: maxv})
+	}
+	y := fakeQuant(s, x, minv, maxv, q.PerChannel, q.NumBits, q.NarrowRange)
+	if !e.Training {
+		return y
+	}
+	return e.delayed(s, y, x)
+}

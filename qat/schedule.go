@@ -1,0 +1,80 @@
+package qat
+
+import (
+	"fmt"
+
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// Schedule changes quantization over training, counted in 0-based steps
+// (tfmot has none of these; TF1's tf.contrib.quantize had the first and
+// last). Zero values switch a feature off.
+type Schedule struct {
+	// QuantDelay: for steps < QuantDelay the forward pass uses float values
+	// (ranges still learn), then fake quant turns on.
+	QuantDelay int `yaml:"quant_delay"`
+	// FreezeRangesAfter: from this step on, LastValue, MovingAverage and
+	// AllValues ranges keep their values.
+	FreezeRangesAfter int `yaml:"freeze_ranges_after"`
+	// FreezeBNAfter: from this step on, folded batch norms use their moving
+	// statistics instead of the batch's, and stop updating them.
+	FreezeBNAfter int `yaml:"freeze_bn_after"`
+}
+
+// Validate reports negative steps.
+func (s Schedule) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"quant_delay", s.QuantDelay}, {"freeze_ranges_after", s.FreezeRangesAfter}, {"freeze_bn_after", s.FreezeBNAfter}} {
+		if f.v < 0 {
+			return fmt.Errorf("schedule: %s %d must be >= 0", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// Before returns a float32 scalar that is 1 while the step is < k and 0
+// from step k on. It needs Env.Step.
+func (e *Env) Before(g *tfgraph.Graph, name string, k int) tf.Output {
+	if e.Step == (tf.Output{}) {
+		g.SetErr(fmt.Errorf("%s: the schedule needs the step counter (Env.Step)", name))
+		return tf.Output{}
+	}
+	s := g.Scope(name)
+	less := s.Op1("Less", "Less", []any{e.Step, s.Const("k", int64(k))}, nil)
+	return s.Cast("Cast", less, tf.Float)
+}
+
+// rangesActive is Before(FreezeRangesAfter), or the zero Output when ranges
+// never freeze.
+func (e *Env) rangesActive(g *tfgraph.Graph) tf.Output {
+	if e.Schedule.FreezeRangesAfter <= 0 {
+		return tf.Output{}
+	}
+	return e.Before(g, "ranges_active", e.Schedule.FreezeRangesAfter)
+}
+
+// delayed returns y, or during the quant delay x, in training graphs.
+func (e *Env) delayed(g *tfgraph.Graph, y, x tf.Output) tf.Output {
+	if !e.Training || e.Schedule.QuantDelay <= 0 {
+		return y
+	}
+	off := e.Before(g, "quant_delay", e.Schedule.QuantDelay)
+	return blend(g.Scope("delay"), off, x, y)
+}
+
+// check validates q and records an error naming the quantizer.
+func (e *Env) check(name string, q Quantizer) bool {
+	if err := q.Validate(); err != nil {
+		e.Graph.SetErr(fmt.Errorf("quantizer %s: %w", e.Graph.FullName(name), err))
+		return false
+	}
+	return e.Graph.Err() == nil
+}
+
+// observe records the calibration statistic for range variable v.
+func (e *Env) observe(v *tfgraph.Variable, stat tf.Output) {
+	e.rec.observed[v.Name] = stat
+}
