@@ -26,6 +26,13 @@ func feedXY(xo, yo tf.Output, x, y models.Array) (map[tf.Output]*tf.Tensor, erro
 // Predict returns the inference graph's outputs (fake-quantized with the
 // current ranges, batch norms with moving statistics) for x [N, input...].
 func (t *Trainer) Predict(x models.Array) (models.Array, error) {
+	return predict(t.session, t.evalX, t.logits, x)
+}
+
+func predict(sess *tf.Session, in, logits tf.Output, x models.Array) (models.Array, error) {
+	if len(x.Shape) == 0 {
+		return models.Array{}, fmt.Errorf("predict: x has no batch axis")
+	}
 	n := int(x.Shape[0])
 	if n == 0 {
 		return models.Array{}, fmt.Errorf("predict: no examples")
@@ -39,7 +46,7 @@ func (t *Trainer) Predict(x models.Array) (models.Array, error) {
 		if err != nil {
 			return models.Array{}, fmt.Errorf("predict: %w", err)
 		}
-		res, err := t.session.Run(map[tf.Output]*tf.Tensor{t.evalX: xt}, []tf.Output{t.logits}, nil)
+		res, err := sess.Run(map[tf.Output]*tf.Tensor{in: xt}, []tf.Output{logits}, nil)
 		if err != nil {
 			return models.Array{}, fmt.Errorf("predict examples %d..%d: %w", from, to, err)
 		}

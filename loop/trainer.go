@@ -47,6 +47,8 @@ type Trainer struct {
 	params  []models.Param
 	vars    []*tfgraph.Variable
 	reads   []tf.Output // one read per variable, for State
+	model   map[string]bool // names of the model's own variables
+	ranges  map[string]bool // names of the quantizer range variables
 	evalX   tf.Output
 	logits  tf.Output
 	step    int
@@ -125,6 +127,13 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 		return nil, fmt.Errorf("inference graph: %w", err)
 	}
 	t.logits = ib.Logits
+	t.model, t.ranges = map[string]bool{}, map[string]bool{}
+	for _, v := range b.Variables() {
+		t.model[v.Name] = true
+	}
+	for _, v := range env.RangeVariables() {
+		t.ranges[v.Name] = true
+	}
 	t.vars = g.Variables()
 	rs := g.Scope("state")
 	for _, v := range t.vars {
@@ -179,14 +188,24 @@ func Minimize(g *tfgraph.Graph, loss tf.Output, params []models.Param, opt Adam)
 // Step runs one training step as a single Session.Run: it returns the loss
 // of the current weights and applies every update.
 func (t *Trainer) Step() (float32, error) {
-	feeds := t.feeds
 	if t.batches != nil {
 		x, y := t.batches.Next()
-		var err error
-		if feeds, err = feedXY(t.x, t.y, x, y); err != nil {
-			return 0, fmt.Errorf("step %d: %w", t.step+1, err)
-		}
+		return t.StepOn(x, y)
 	}
+	return t.run(t.feeds)
+}
+
+// StepOn runs one training step on the given batch instead of the next
+// one (x and y must have the trainer's batch shape).
+func (t *Trainer) StepOn(x, y models.Array) (float32, error) {
+	feeds, err := feedXY(t.x, t.y, x, y)
+	if err != nil {
+		return 0, fmt.Errorf("step %d: %w", t.step+1, err)
+	}
+	return t.run(feeds)
+}
+
+func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, error) {
 	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
 	if err != nil {
 		return 0, fmt.Errorf("step %d: %w", t.step+1, err)
@@ -222,23 +241,24 @@ func (t *Trainer) Run(ctx context.Context, steps int, report func(StepResult) er
 	return nil
 }
 
-// Weights returns the current float master weights by variable name.
-func (t *Trainer) Weights() (models.Weights, error) {
-	fetch := make([]tf.Output, len(t.params))
-	for i, p := range t.params {
-		fetch[i] = p.Value
-	}
-	out, err := t.session.Run(nil, fetch, nil)
+// Weights returns the model's variables by name: the float master
+// weights and batch-norm statistics (not the quantizer ranges or the
+// optimizer's state).
+func (t *Trainer) Weights() (models.Weights, error) { return t.subset(t.model) }
+
+// Ranges returns the quantizer range variables (<layer>/kernel_min, ...).
+func (t *Trainer) Ranges() (models.Weights, error) { return t.subset(t.ranges) }
+
+func (t *Trainer) subset(names map[string]bool) (models.Weights, error) {
+	all, err := t.State()
 	if err != nil {
-		return nil, fmt.Errorf("read weights: %w", err)
+		return nil, err
 	}
 	w := models.Weights{}
-	for i, p := range t.params {
-		data, err := tfgraph.Float32s(out[i])
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p.Var.Name, err)
+	for n, a := range all {
+		if names[n] {
+			w[n] = a
 		}
-		w[p.Var.Name] = models.Array{Shape: out[i].Shape(), Data: data}
 	}
 	return w, nil
 }

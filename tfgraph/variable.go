@@ -170,6 +170,9 @@ func NewTensor(shape []int64, values []float32) (*tf.Tensor, error) {
 	if n != len(values) {
 		return nil, fmt.Errorf("shape %v needs %d values, got %d", shape, n, len(values))
 	}
+	if len(shape) == 0 {
+		return tf.NewTensor(values[0])
+	}
 	t, err := tf.NewTensor(values)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,149 @@
+package loop_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/qat-go/qat/internal/oracle"
+	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/models/mnist"
+	"github.com/qat-go/qat/qat"
+)
+
+// tfmotTol is the bound on relative differences against tfmot.
+const tfmotTol = 1e-5
+
+// goName maps the reference script's names to ours (tfmot's input
+// QuantizeLayer keeps its variables as quantize_layer/quantize_layer_min).
+func goName(ref string) string {
+	if strings.HasPrefix(ref, "quantize_layer/") {
+		return "quantize_layer/quantize_layer_" + strings.TrimPrefix(ref, "quantize_layer/")
+	}
+	return ref
+}
+
+// TestTFMOTParity trains the MLP (784-128-10) and the small CNN for 50
+// steps with tfmot's default 8-bit scheme in Go and with
+// tfmot.quantization.keras.quantize_model + Keras Adam in Python
+// (third_party/reference/tfmot_reference.py), from the same initial weights
+// on the same MNIST batches, and compares every step's loss, the final
+// weights and every quantizer min/max variable.
+func TestTFMOTParity(t *testing.T) {
+	train, _, err := mnist.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const steps, batch, lr = 50, 32, 1e-3
+	for _, c := range []struct {
+		name  string
+		model models.Model
+	}{
+		{"mlp", models.MLP(qat.Default8Bit())},
+		{"cnn", models.SmallCNN(qat.Default8Bit())},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.model
+			b, err := models.NewBatcher(train, batch, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var xs, ys []models.Array
+			x := models.Array{Shape: append([]int64{steps, batch}, m.Input...)}
+			y := models.Array{Shape: []int64{steps, batch, 10}}
+			for i := 0; i < steps; i++ {
+				bx, by := b.Next()
+				bx.Shape = append([]int64{batch}, m.Input...) // the MLP reads flat 784-vectors
+				xs, ys = append(xs, bx), append(ys, by)
+				x.Data = append(x.Data, bx.Data...)
+				y.Data = append(y.Data, by.Data...)
+			}
+			init, err := m.InitialWeights(nil, 11)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			in := map[string]models.Array{"x": x, "y": y}
+			for k, v := range init {
+				in[k] = v
+			}
+			inPath, outPath := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
+			if err := models.WriteNPZ(inPath, in); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := oracle.Run("tfmot_reference.py", c.name, inPath, outPath, "--steps", fmt.Sprint(steps), "--lr", fmt.Sprint(lr)); err != nil {
+				t.Fatal(err)
+			}
+			ref, err := models.ReadNPZ(outPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			cfg := loop.DefaultConfig()
+			cfg.Adam.LearningRate = lr
+			cfg.BatchSize = batch
+			all := models.Dataset{X: models.Array{Shape: append([]int64{steps * batch}, m.Input...), Data: x.Data},
+				Y: models.Array{Shape: []int64{steps * batch, 10}, Data: y.Data}}
+			tr, err := loop.NewTrainer(m, all, init, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			worstLoss := 0.0
+			for i := 0; i < steps; i++ {
+				loss, err := tr.StepOn(xs[i], ys[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := relDiff(loss, ref["loss"].Data[i])
+				worstLoss = max(worstLoss, d)
+				if d > tfmotTol {
+					t.Errorf("step %d: loss %v, tfmot %v (rel %.2g)", i+1, loss, ref["loss"].Data[i], d)
+				}
+			}
+			state, err := tr.State()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for k := range ref {
+				if k != "loss" && k != "logits_infer" {
+					names = append(names, k)
+				}
+			}
+			sort.Strings(names)
+			worstW, worstR := 0.0, 0.0
+			lastAct := m.Layers[len(m.Layers)-1].LayerName() + "/post_activation"
+			for _, k := range names {
+				got, ok := state[goName(k)]
+				if !ok {
+					t.Errorf("tfmot has %s (ours %s), the Go model does not", k, goName(k))
+					continue
+				}
+				want := ref[k]
+				if len(got.Data) != len(want.Data) {
+					t.Errorf("%s: %d values, tfmot %d", k, len(got.Data), len(want.Data))
+					continue
+				}
+				w := 0.0
+				for i := range want.Data {
+					w = max(w, relDiff(got.Data[i], want.Data[i]))
+				}
+				if strings.HasSuffix(k, "_min") || strings.HasSuffix(k, "_max") {
+					worstR = max(worstR, w)
+				} else {
+					worstW = max(worstW, w)
+				}
+				if w > tfmotTol {
+					t.Errorf("%s: max relative difference %.3g > %g", k, w, tfmotTol)
+				}
+			}
+			t.Logf("%s vs tfmot, %d steps (loss %.4f -> %.4f, %s [%.4f, %.4f]): max relative difference loss %.3g, weights %.3g, min/max %.3g (%d variables compared)",
+				c.name, steps, ref["loss"].Data[0], ref["loss"].Data[steps-1], lastAct, ref[lastAct+"_min"].Data[0], ref[lastAct+"_max"].Data[0],
+				worstLoss, worstW, worstR, len(names))
+		})
+	}
+}

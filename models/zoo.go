@@ -1,0 +1,56 @@
+package models
+
+import "github.com/qat-go/qat/qat"
+
+// MLP is the 784-128-10 perceptron of the tfmot parity test: Dense(128,
+// relu) then Dense(10) logits, on flattened 28x28 digits.
+func MLP(scheme *qat.Scheme) Model {
+	return Model{Input: []int64{784}, Scheme: scheme, Layers: []Layer{
+		Dense{Name: "d1", Units: 128, Activation: ReLUAct},
+		Dense{Name: "d2", Units: 10},
+	}}
+}
+
+// SmallCNN is the CNN of the tfmot parity test:
+// Conv(8, 3x3, relu) - MaxPool(2) - Conv(16, 3x3, relu) - Flatten - Dense(10).
+func SmallCNN(scheme *qat.Scheme) Model {
+	return Model{Input: []int64{28, 28, 1}, Scheme: scheme, Layers: []Layer{
+		Conv2D{Name: "c1", Filters: 8, Kernel: [2]int{3, 3}, Activation: ReLUAct},
+		MaxPool{Name: "p1"},
+		Conv2D{Name: "c2", Filters: 16, Kernel: [2]int{3, 3}, Activation: ReLUAct},
+		Flatten{Name: "f"},
+		Dense{Name: "d", Units: 10},
+	}}
+}
+
+// MNISTCNN is the model of the accuracy figures:
+// Conv(32, 3x3, relu) - MaxPool - Conv(64, 3x3, relu) - MaxPool - Flatten -
+// Dense(10).
+func MNISTCNN(scheme *qat.Scheme) Model {
+	return Model{Input: []int64{28, 28, 1}, Scheme: scheme, Layers: []Layer{
+		Conv2D{Name: "c1", Filters: 32, Kernel: [2]int{3, 3}, Activation: ReLUAct},
+		MaxPool{Name: "p1"},
+		Conv2D{Name: "c2", Filters: 64, Kernel: [2]int{3, 3}, Activation: ReLUAct},
+		MaxPool{Name: "p2"},
+		Flatten{Name: "f"},
+		Dense{Name: "d", Units: 10},
+	}}
+}
+
+// MNISTCNNBN is MNISTCNN with each convolution followed by a BatchNorm and
+// a ReLU layer instead of a bias and fused ReLU; with FoldBatchNorm the
+// pairs train folded.
+func MNISTCNNBN(scheme *qat.Scheme, fold bool) Model {
+	return Model{Input: []int64{28, 28, 1}, Scheme: scheme, FoldBatchNorm: fold, Layers: []Layer{
+		Conv2D{Name: "c1", Filters: 32, Kernel: [2]int{3, 3}, NoBias: true},
+		BatchNorm{Name: "bn1"},
+		ReLU{Name: "r1"},
+		MaxPool{Name: "p1"},
+		Conv2D{Name: "c2", Filters: 64, Kernel: [2]int{3, 3}, NoBias: true},
+		BatchNorm{Name: "bn2"},
+		ReLU{Name: "r2"},
+		MaxPool{Name: "p2"},
+		Flatten{Name: "f"},
+		Dense{Name: "d", Units: 10},
+	}}
+}
