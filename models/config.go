@@ -45,9 +45,15 @@ type Config struct {
 	Seed   uint64  `yaml:"seed"`
 	Steps  int     `yaml:"steps"`
 	// BatchSize is the mini-batch size (0: the whole data set each step).
-	BatchSize int             `yaml:"batch_size,omitempty"`
-	Optimizer OptimizerConfig `yaml:"optimizer,flow"`
-	Data      DataConfig      `yaml:"data,flow"`
+	BatchSize int `yaml:"batch_size,omitempty"`
+	// Epochs, if set, replaces Steps with Epochs passes over the data
+	// (N / BatchSize steps each).
+	Epochs int `yaml:"epochs,omitempty"`
+	// CalibrationBatches, if set, starts the quantizer ranges from a float
+	// pass over that many training batches instead of tfmot's [-6, 6].
+	CalibrationBatches int             `yaml:"calibration_batches,omitempty"`
+	Optimizer          OptimizerConfig `yaml:"optimizer,flow"`
+	Data               DataConfig      `yaml:"data,flow"`
 	// Init is an optional .npz of initial weights; variables it lacks are
 	// drawn from the seed.
 	Init   string        `yaml:"init,omitempty"`
@@ -134,6 +140,8 @@ type (
 		Inputs    *int          `yaml:"inputs"`
 		Input     []int64       `yaml:"input"`
 		BatchSize int           `yaml:"batch_size"`
+		Epochs    int           `yaml:"epochs"`
+		Calib     int           `yaml:"calibration_batches"`
 		Scheme    *qat.Scheme   `yaml:"scheme"`
 		Fold      bool          `yaml:"fold_batch_norm"`
 		Seed      *uint64       `yaml:"seed"`
@@ -239,7 +247,7 @@ func (r *rawConfig) resolve() (*Config, error) {
 		return nil, fmt.Errorf("give either inputs or input, not both")
 	}
 	c := &Config{Input: r.Input, Seed: DefaultSeed, Steps: DefaultSteps, Init: r.Init,
-		BatchSize: r.BatchSize, Scheme: r.Scheme, FoldBatchNorm: r.Fold,
+		BatchSize: r.BatchSize, Epochs: r.Epochs, CalibrationBatches: r.Calib, Scheme: r.Scheme, FoldBatchNorm: r.Fold,
 		Optimizer: OptimizerConfig{Name: "adam", LearningRate: DefaultLearningRate, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
 		Data:      DataConfig{Examples: DefaultExamples}}
 	if r.Inputs != nil {
@@ -489,7 +497,7 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
-	"models.rawConfig":    {"the config", "inputs, input, seed, steps, batch_size, optimizer, data, init, layers, scheme, fold_batch_norm"},
+	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, scheme, fold_batch_norm"},
 	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused"},
 	"models.rawData":      {"data", "examples, npz, mnist"},
 	"models.rawLayer":     {"a layer", "type, name, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, weights, bias, output"},

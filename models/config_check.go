@@ -17,8 +17,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("input shape %v: every dimension must be > 0", c.Input)
 		}
 	}
-	if c.BatchSize < 0 {
-		return fmt.Errorf("batch_size %d must be >= 0", c.BatchSize)
+	if c.BatchSize < 0 || c.Epochs < 0 || c.CalibrationBatches < 0 {
+		return fmt.Errorf("batch_size %d, epochs %d and calibration_batches %d must be >= 0", c.BatchSize, c.Epochs, c.CalibrationBatches)
+	}
+	if (c.Epochs > 0 || c.CalibrationBatches > 0) && c.BatchSize == 0 {
+		return fmt.Errorf("epochs and calibration_batches need batch_size")
 	}
 	if err := c.Scheme.Validate(); err != nil {
 		return err

@@ -2,9 +2,9 @@ package models
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
-	"math/rand/v2"
 )
 
 // Dataset is a set of inputs X [N, input...] and one-hot labels

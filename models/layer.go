@@ -2,8 +2,8 @@ package models
 
 import (
 	"fmt"
-	"strings"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"

@@ -25,7 +25,7 @@ func SmallCNN(scheme *qat.Scheme) Model {
 
 // MNISTCNN is the model of the accuracy figures:
 // Conv(32, 3x3, relu) - MaxPool - Conv(64, 3x3, relu) - MaxPool - Flatten -
-// Dense(10).
+// Dense(128, relu) - Dense(10).
 func MNISTCNN(scheme *qat.Scheme) Model {
 	return Model{Input: []int64{28, 28, 1}, Scheme: scheme, Layers: []Layer{
 		Conv2D{Name: "c1", Filters: 32, Kernel: [2]int{3, 3}, Activation: ReLUAct},
@@ -33,6 +33,7 @@ func MNISTCNN(scheme *qat.Scheme) Model {
 		Conv2D{Name: "c2", Filters: 64, Kernel: [2]int{3, 3}, Activation: ReLUAct},
 		MaxPool{Name: "p2"},
 		Flatten{Name: "f"},
+		Dense{Name: "d1", Units: 128, Activation: ReLUAct},
 		Dense{Name: "d", Units: 10},
 	}}
 }
@@ -51,6 +52,7 @@ func MNISTCNNBN(scheme *qat.Scheme, fold bool) Model {
 		ReLU{Name: "r2"},
 		MaxPool{Name: "p2"},
 		Flatten{Name: "f"},
+		Dense{Name: "d1", Units: 128, Activation: ReLUAct},
 		Dense{Name: "d", Units: 10},
 	}}
 }

@@ -25,6 +25,7 @@ type trainFlags struct {
 	seed                    uint64
 	lr                      float64
 	fused                   bool
+	epochs, threads         int
 }
 
 func newTrain() *cobra.Command {
@@ -48,6 +49,8 @@ master weights).`,
 	fl.Uint64Var(&f.seed, "seed", 0, "seed for initial weights and synthetic data (default 1, or the config's)")
 	fl.Float64Var(&f.lr, "lr", 0, "Adam learning rate (default 0.01 for examples, the config's otherwise)")
 	fl.BoolVar(&f.fused, "fused", false, "use TensorFlow's fused ResourceApplyAdam kernel")
+	fl.IntVar(&f.epochs, "epochs", 0, "train for `N` passes over the data (needs batch_size; overrides --steps)")
+	fl.IntVar(&f.threads, "threads", 1, "TensorFlow intra-op threads (1 gives the same bits on every machine)")
 	fl.StringVar(&f.out, "out", "out/run", "write results to `DIR` (created if missing)")
 	return c
 }
@@ -74,13 +77,22 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 		if f.steps <= 0 {
 			return nil, "", fmt.Errorf("--steps %d must be > 0", f.steps)
 		}
-		cfg.Steps = f.steps
+		cfg.Steps, cfg.Epochs = f.steps, 0
 	}
 	if fl.Changed("lr") {
 		if !(f.lr > 0) || math.IsInf(f.lr, 0) {
 			return nil, "", fmt.Errorf("--lr %g must be finite and > 0", f.lr)
 		}
 		cfg.Optimizer.LearningRate = f.lr
+	}
+	if fl.Changed("epochs") {
+		if f.epochs <= 0 {
+			return nil, "", fmt.Errorf("--epochs %d must be > 0", f.epochs)
+		}
+		cfg.Epochs = f.epochs
+	}
+	if f.threads <= 0 {
+		return nil, "", fmt.Errorf("--threads %d must be > 0", f.threads)
 	}
 	if fl.Changed("seed") {
 		cfg.Seed = f.seed
@@ -107,7 +119,7 @@ func train(c *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
-	data, err := cfg.Dataset()
+	data, test, err := datasets(cfg, m)
 	if err != nil {
 		return err
 	}
@@ -124,8 +136,16 @@ func train(c *cobra.Command, f *trainFlags) error {
 	lc := loop.DefaultConfig()
 	o := cfg.Optimizer
 	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
-	lc.Seed = cfg.Seed
-	lc.Session.IntraOpThreads, lc.Session.InterOpThreads = 1, 1
+	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
+	lc.Session.IntraOpThreads, lc.Session.InterOpThreads = f.threads, 1
+	if cfg.Epochs > 0 {
+		cfg.Steps = cfg.Epochs * (int(data.X.Shape[0]) / cfg.BatchSize)
+	}
+	if cfg.CalibrationBatches > 0 {
+		if lc.Ranges, err = calibrate(m, data, init, cfg, lc); err != nil {
+			return err
+		}
+	}
 	tr, err := loop.NewTrainer(m, data, init, lc)
 	if err != nil {
 		return err
@@ -152,8 +172,13 @@ func train(c *cobra.Command, f *trainFlags) error {
 	if interrupted {
 		return fmt.Errorf("interrupted after step %d of %d; results so far are in %s", len(losses), cfg.Steps, f.out)
 	}
-	fmt.Fprintf(stdout, "loss %.4f (step 1) -> %.4f (step %d)\nwrote losses.csv, weights.npz and initial_weights.npz to %s\n",
-		losses[0], losses[len(losses)-1], len(losses), f.out)
+	fmt.Fprintf(stdout, "loss %.4f (step 1) -> %.4f (step %d)\n", losses[0], losses[len(losses)-1], len(losses))
+	if test != nil {
+		if err := evaluate(stdout, f.out, m, tr, *test, lc); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "wrote losses.csv, weights.npz, ranges.npz and initial_weights.npz to %s\n", f.out)
 	return nil
 }
 
@@ -194,7 +219,14 @@ func writeResults(dir string, tr *loop.Trainer, losses []float32) error {
 	if err := writeFileAtomic(filepath.Join(dir, "losses.csv"), b.Bytes()); err != nil {
 		return err
 	}
-	return models.WriteNPZ(filepath.Join(dir, "weights.npz"), w)
+	if err := models.WriteNPZ(filepath.Join(dir, "weights.npz"), w); err != nil {
+		return err
+	}
+	r, err := tr.Ranges()
+	if err != nil {
+		return err
+	}
+	return models.WriteNPZ(filepath.Join(dir, "ranges.npz"), r)
 }
 
 // writeFileAtomic writes data to a temporary file and renames it to path.

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/models/mnist"
+)
+
+// datasets returns the training data the config asks for and, for MNIST,
+// the held-out test set.
+func datasets(cfg *models.Config, m models.Model) (train models.Dataset, test *models.Dataset, err error) {
+	if !cfg.Data.MNIST {
+		train, err = cfg.Dataset()
+		return train, nil, err
+	}
+	tr, te, err := mnist.Load()
+	if err != nil {
+		return models.Dataset{}, nil, err
+	}
+	if len(m.Input) == 1 && m.Input[0] == 28*28 { // an MLP reads flat digits
+		tr.X.Shape, te.X.Shape = []int64{tr.X.Shape[0], 784}, []int64{te.X.Shape[0], 784}
+	}
+	if err := tr.Validate(m.Input, m.Classes()); err != nil {
+		return models.Dataset{}, nil, fmt.Errorf("mnist: %w", err)
+	}
+	return tr, &te, nil
+}
+
+// calibrate runs the float model over the first CalibrationBatches
+// batches (in the training order) and returns the ranges to start from.
+func calibrate(m models.Model, data models.Dataset, init models.Weights, cfg *models.Config, lc loop.Config) (map[string][]float32, error) {
+	b, err := models.NewBatcher(data, cfg.BatchSize, lc.DataSeed)
+	if err != nil {
+		return nil, err
+	}
+	var xs []models.Array
+	for i := 0; i < cfg.CalibrationBatches; i++ {
+		x, _ := b.Next()
+		xs = append(xs, x)
+	}
+	return loop.Calibrate(m, xs, init, lc.Seed, lc.Session)
+}
+
+// metrics is what DIR/metrics.json records about a model on the test set.
+type metrics struct {
+	TestExamples int `json:"test_examples"`
+	// FakeQuantAccuracy is the inference graph's accuracy: quantizers
+	// with their trained ranges (equal to FloatAccuracy for float models).
+	FakeQuantAccuracy float64 `json:"fake_quant_accuracy"`
+	// FloatAccuracy is the same weights' accuracy with every quantizer off.
+	FloatAccuracy float64 `json:"float_accuracy"`
+}
+
+// evaluate reports the test accuracy of the trained model with and without
+// fake quantization and writes DIR/metrics.json.
+func evaluate(stdout io.Writer, dir string, m models.Model, tr *loop.Trainer, test models.Dataset, lc loop.Config) error {
+	fq, err := tr.Evaluate(test)
+	if err != nil {
+		return err
+	}
+	w, err := tr.Weights()
+	if err != nil {
+		return err
+	}
+	fm := m
+	fm.Scheme = nil
+	ev, err := loop.NewEvaluator(fm, w, nil, lc.Session)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	fl, err := ev.Evaluate(test)
+	if err != nil {
+		return err
+	}
+	res := metrics{TestExamples: int(test.X.Shape[0]), FakeQuantAccuracy: fq, FloatAccuracy: fl}
+	if m.Scheme != nil {
+		fmt.Fprintf(stdout, "test accuracy: fake-quant %.2f%%, float %.2f%% (%d images)\n", 100*fq, 100*fl, res.TestExamples)
+	} else {
+		fmt.Fprintf(stdout, "test accuracy: %.2f%% (float model, %d images)\n", 100*fl, res.TestExamples)
+	}
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "metrics.json"), append(data, '\n'))
+}
