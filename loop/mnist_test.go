@@ -72,15 +72,36 @@ func TestMNISTAccuracy(t *testing.T) {
 	if floatAcc < 0.99 {
 		t.Errorf("float accuracy %.2f%% < 99.0%%", 100*floatAcc)
 	}
+	learnable := qat.Default8Bit()
+	learnable.Default.LearnableRanges = true
 	for _, c := range []struct {
-		name   string
-		scheme *qat.Scheme
-		within float64
+		name      string
+		scheme    *qat.Scheme
+		within    float64
+		calibrate bool
 	}{
-		{"QAT 8-bit", qat.Default8Bit(), 0.003},
-		{"QAT 4-bit weights / 8-bit activations", qat.Bits(4, 8), 0.010},
+		{"QAT 8-bit", qat.Default8Bit(), 0.003, false},
+		{"QAT 4-bit weights / 8-bit activations", qat.Bits(4, 8), 0.010, false},
+		{"QAT 8-bit, learnable activation ranges", learnable, 0.003, false},
+		{"QAT 8-bit, ranges calibrated on 10 batches", qat.Default8Bit(), 0.003, true},
 	} {
-		tr := mnistRun(t, models.MNISTCNN(c.scheme), train, floatW, 1, 1e-4, nil)
+		m := models.MNISTCNN(c.scheme)
+		var ranges map[string][]float32
+		if c.calibrate {
+			b, err := models.NewBatcher(train, 64, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var xs []models.Array
+			for i := 0; i < 10; i++ {
+				x, _ := b.Next()
+				xs = append(xs, x)
+			}
+			if ranges, err = loop.Calibrate(m, xs, floatW, 0, tfgraph.SessionConfig{IntraOpThreads: 2, InterOpThreads: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tr := mnistRun(t, m, train, floatW, 1, 1e-4, ranges)
 		acc := accuracy(t, tr, test)
 		tr.Close()
 		t.Logf("%s, fine-tuned 1 epoch from float: fake-quant test accuracy %.2f%% (float %.2f%%, %+.2f points)",

@@ -46,7 +46,7 @@ type Trainer struct {
 	batches *models.Batcher
 	params  []models.Param
 	vars    []*tfgraph.Variable
-	reads   []tf.Output // one read per variable, for State
+	reads   []tf.Output     // one read per variable, for State
 	model   map[string]bool // names of the model's own variables
 	ranges  map[string]bool // names of the quantizer range variables
 	evalX   tf.Output

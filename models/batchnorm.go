@@ -83,8 +83,10 @@ func moments(s *tfgraph.Graph, x tf.Output, rank int) (mean, variance tf.Output)
 }
 
 // updateMoving adds m -= (m - batch) * (1 - momentum) * on (on may be the
-// zero Output: always) to the builder's update ops.
-func (b *Builder) updateMoving(s *tfgraph.Graph, v *tfgraph.Variable, name string, batch tf.Output, decay float32, on tf.Output) {
+// zero Output: always) to the builder's update ops. The update waits for
+// after, so a forward pass that reads m sees the value before the update.
+func (b *Builder) updateMoving(s *tfgraph.Graph, v *tfgraph.Variable, name string, batch tf.Output, decay float32, on, after tf.Output) {
+	s = s.WithControlDependencies(after.Op)
 	delta := s.Mul(name+"/mul", s.Sub(name+"/sub", v.Read(s, name+"/read"), batch), s.Scalar(name+"/decay", decay))
 	if on != (tf.Output{}) {
 		delta = s.Mul(name+"/active", delta, on)
@@ -105,12 +107,14 @@ func (n BatchNorm) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	mean, variance := v.mean, v.variance
 	if b.Env.Training {
 		mean, variance = moments(s, x, len(in)+1)
-		b.updateMoving(s, v.movingMean, "moving_mean", mean, decay, tf.Output{})
-		b.updateMoving(s, v.movingVar, "moving_variance", variance, decay, tf.Output{})
 	}
 	inv := s.Mul("mul", s.Rsqrt("Rsqrt", s.AddV2("add", variance, s.Scalar("epsilon", eps))), v.gamma)
 	y := s.AddV2("add_1", s.Mul("mul_1", x, inv), s.Sub("sub", v.beta, s.Mul("mul_2", mean, inv)))
 	y = b.output(s, n.Name, y)
+	if b.Env.Training && g.Err() == nil {
+		b.updateMoving(s, v.movingMean, "moving_mean", mean, decay, tf.Output{}, y)
+		b.updateMoving(s, v.movingVar, "moving_variance", variance, decay, tf.Output{}, y)
+	}
 	if err := g.Err(); err != nil {
 		return tf.Output{}, fmt.Errorf("layer %s: %w", n.Name, err)
 	}
@@ -181,8 +185,6 @@ func (f FoldedConvBN) Build(b *Builder, x tf.Output) (tf.Output, error) {
 		if k := b.Env.Schedule.FreezeBNAfter; k > 0 {
 			on = b.Env.Before(fs, "bn_active", k)
 		}
-		b.updateMoving(bs, v.movingMean, "moving_mean", mean, decay, on)
-		b.updateMoving(bs, v.movingVar, "moving_variance", variance, decay, on)
 		sigmaB := fs.Sqrt("sigma_batch", fs.AddV2("add_1", variance, epsC))
 		corr := fs.RealDiv("correction", sigmaM, sigmaB)
 		biasB := fs.Sub("bias_batch", v.beta, fs.RealDiv("mean_scaled_1", fs.Mul("gamma_mean_1", v.gamma, mean), sigmaB))
@@ -192,10 +194,15 @@ func (f FoldedConvBN) Build(b *Builder, x tf.Output) (tf.Output, error) {
 			biasB = fs.AddV2("bias_sched", fs.Mul("bias_on", on, biasB), fs.Mul("bias_off", off, biasM))
 		}
 		y = s.AddV2("add", s.Mul("correct", y, corr), biasB)
+		y = b.output(s, c.Name, activate(s, c.Activation, y))
+		if g.Err() == nil { // the forward pass read the moving statistics first
+			b.updateMoving(bs, v.movingMean, "moving_mean", mean, decay, on, y)
+			b.updateMoving(bs, v.movingVar, "moving_variance", variance, decay, on, y)
+		}
 	} else {
 		y = s.AddV2("add", y, biasM)
+		y = b.output(s, c.Name, activate(s, c.Activation, y))
 	}
-	y = b.output(s, c.Name, activate(s, c.Activation, y))
 	if err := g.Err(); err != nil {
 		return tf.Output{}, fmt.Errorf("layer %s+%s: %w", c.Name, f.BN.Name, err)
 	}

@@ -77,7 +77,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"tab indent", "inputs: 10\n\tlayers: []\n", []string{"malformed YAML"}},
 		{"not a mapping", "- 1\n- 2\n", []string{"the config (a mapping of keys)"}},
 		{"two documents", "inputs: 1\n" + layers + "---\ninputs: 2\n", []string{"more than one YAML document"}},
-		{"unknown top key", "inputs: 10\nepochs: 3\n" + layers, []string{`line 2: unknown key "epochs" in the config`, "known keys: inputs"}},
+		{"unknown top key", "inputs: 10\nlearning_rate: 3\n" + layers, []string{`line 2: unknown key "learning_rate" in the config`, "known keys: inputs"}},
 		{"unknown layer key", "inputs: 10\nlayers:\n  - units: 2\n    dropout: 0.5\n", []string{`line 4: unknown key "dropout" in a layer`}},
 		{"unknown layer type", "inputs: 10\nlayers: [{type: lstm, units: 2}]\n", []string{`layer 1 (layer1): unknown layer type "lstm"`, "conv2d"}},
 		{"activation on article layer", "inputs: 10\nlayers: [{units: 2, activation: relu}]\n", []string{"do not apply to a quantized_dense layer"}},

@@ -94,16 +94,21 @@ func (m Model) plan() ([]Layer, []bool) {
 		}
 		layers = append(layers, m.Layers[i])
 	}
+	// As tfmot's layout transforms: Conv/Dense -> [BatchNorm ->] ReLU is
+	// quantized once, after the last of them.
 	own := make([]bool, len(layers))
 	for i := range layers {
 		own[i] = true
-		if i+1 < len(layers) {
-			if _, ok := layers[i].(weighted); ok {
-				switch layers[i+1].(type) {
-				case ReLU, BatchNorm:
-					own[i] = false
-				}
-			}
+		if i+1 >= len(layers) {
+			continue
+		}
+		_, isWeighted := layers[i].(weighted)
+		_, isBN := layers[i].(BatchNorm)
+		switch layers[i+1].(type) {
+		case ReLU:
+			own[i] = !(isWeighted || isBN)
+		case BatchNorm:
+			own[i] = !isWeighted
 		}
 	}
 	return layers, own

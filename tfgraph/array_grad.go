@@ -10,6 +10,7 @@ func registerArrayGrads(r *Registry) {
 	r.Register("Reshape", reshapeGrad)
 	r.Register("ExpandDims", reshapeGrad)
 	r.Register("Squeeze", reshapeGrad)
+	r.NotDifferentiable("StopGradient", "ZerosLike", "OnesLike", "Shape")
 }
 
 func identityGrad(_ *Graph, _ *Node, dys []tf.Output) ([]tf.Output, error) {

@@ -85,3 +85,16 @@ func (g *Graph) constInt64s(o tf.Output) ([]int64, bool) {
 	}
 	return nil, false
 }
+
+// scalarConst adds a scalar constant v of type dt (float32 or float64
+// directly, other types through a Cast), as Python converts a number to a
+// gradient's dtype.
+func (g *Graph) scalarConst(name string, v float64, dt tf.DataType) tf.Output {
+	switch dt {
+	case tf.Float:
+		return g.Const(name, float32(v))
+	case tf.Double:
+		return g.Const(name, v)
+	}
+	return g.Cast(name, g.Const(name+"_f32", float32(v)), dt)
+}

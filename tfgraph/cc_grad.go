@@ -13,7 +13,6 @@ import (
 // a missing (null) gradient output from a real one.
 var ccGradOps = []string{
 	"Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Exp", "Log",
-	"Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool",
 }
 
 func registerCCGrads(r *Registry) {

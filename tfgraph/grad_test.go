@@ -229,7 +229,139 @@ func cases() []gradCase {
 			{Arg: "min", Diff: true, tensorSpec: f32(s3, []float64{float64(mins[0]), float64(mins[1]), float64(mins[2])})},
 			{Arg: "max", Diff: true, tensorSpec: f32(s3, []float64{float64(maxs[0]), float64(maxs[1]), float64(maxs[2])})}},
 		Attrs: map[string]any{"num_bits": int64(8), "narrow_range": true}, Upstream: []*tensorSpec{up(r, []int64{10, 3})}})
+	layerCases(r, add)
 	return cs
+}
+
+// layerCases covers the ops of the convolutional layers, BatchNorm and the
+// range estimators: windowed ops in SAME and VALID padding, stride 1 and 2,
+// elementwise min/max with ties, reductions with ties, and the ops through
+// which no gradient flows.
+func layerCases(r *rand.Rand, add func(gradCase)) {
+	s43, s3 := []int64{4, 3}, []int64{3}
+	add(gradCase{Name: "Rsqrt", Op: "Rsqrt", Inputs: []input{x("x", r, s43, 0.1, 4)}, Upstream: []*tensorSpec{up(r, s43)}})
+	for _, sh := range [][2][]int64{{s43, s43}, {s43, s3}, {s3, s43}, {[]int64{4, 1}, []int64{1, 3}}, {s43, nil}} {
+		name := fmt.Sprintf("SquaredDifference_%v_%v", sh[0], sh[1])
+		add(gradCase{Name: name, Op: "SquaredDifference", Inputs: []input{x("x", r, sh[0], -2, 2), x("y", r, sh[1], -2, 2)},
+			Upstream: []*tensorSpec{up(r, s43)}})
+	}
+	// Maximum and Minimum: ties (x == y) go to x; a scalar y is a range
+	// clipped at 0 as the range estimators do.
+	for _, op := range []string{"Maximum", "Minimum"} {
+		xs, ys := x("x", r, s43, -2, 2), x("y", r, s43, -2, 2)
+		for i := 0; i < 12; i += 3 {
+			ys.Values[i] = xs.Values[i]
+		}
+		add(gradCase{Name: op + "_same_ties", Op: op, Inputs: []input{xs, ys}, Upstream: []*tensorSpec{up(r, s43)}})
+		add(gradCase{Name: op + "_broadcast", Op: op, Inputs: []input{x("x", r, s43, -2, 2), x("y", r, s3, -2, 2)},
+			Upstream: []*tensorSpec{up(r, s43)}})
+		zero := input{Arg: "y", Diff: true, tensorSpec: f32(nil, []float64{0})}
+		xz := x("x", r, s3, -1, 1)
+		xz.Values[1] = 0
+		add(gradCase{Name: op + "_scalar_zero", Op: op, Inputs: []input{xz, zero}, Upstream: []*tensorSpec{up(r, s3)}})
+	}
+	// Min and Max: values on a coarse grid, so that several elements tie for
+	// the extreme and share its gradient.
+	grid := func(shape []int64) input {
+		in := x("input", r, shape, -1, 1)
+		for i, v := range in.Values {
+			in.Values[i] = math.Round(v*2) / 2
+		}
+		return in
+	}
+	for _, op := range []string{"Min", "Max"} {
+		add(gradCase{Name: op + "_axis0", Op: op, Inputs: []input{grid(s43), fixed("axis", ints("int32", 0))},
+			Attrs: map[string]any{"keep_dims": false}, Upstream: []*tensorSpec{up(r, s3)}})
+		add(gradCase{Name: op + "_all", Op: op, Inputs: []input{grid(s43), fixed("axis", ints("int32", 0, 1))},
+			Attrs: map[string]any{"keep_dims": false}, Upstream: []*tensorSpec{up(r, nil)}})
+		add(gradCase{Name: op + "_axis1_keep", Op: op, Inputs: []input{grid(s43), fixed("axis", ints("int32", -1))},
+			Attrs: map[string]any{"keep_dims": true}, Upstream: []*tensorSpec{up(r, []int64{4, 1})}})
+		add(gradCase{Name: op + "_nhwc_per_channel", Op: op, Inputs: []input{grid([]int64{2, 3, 3, 4}), fixed("axis", ints("int32", 0, 1, 2))},
+			Attrs: map[string]any{"keep_dims": false}, Upstream: []*tensorSpec{up(r, []int64{4})}})
+	}
+	cond := tensorSpec{DType: "bool", Shape: []int64{4, 1}, Values: []float64{1, 0, 0, 1}}
+	add(gradCase{Name: "SelectV2_broadcast", Op: "SelectV2",
+		Inputs:   []input{fixed("condition", cond), x("t", r, s43, -1, 1), x("e", r, s3, -1, 1)},
+		Upstream: []*tensorSpec{up(r, s43)}})
+	mask := tensorSpec{DType: "bool", Shape: s43, Values: rnd(r, 12, 0, 2)}
+	for i, v := range mask.Values {
+		mask.Values[i] = math.Floor(v)
+	}
+	add(gradCase{Name: "SelectV2_same", Op: "SelectV2",
+		Inputs:   []input{fixed("condition", mask), x("t", r, s43, -1, 1), x("e", r, s43, -1, 1)},
+		Upstream: []*tensorSpec{up(r, s43)}})
+
+	// Not differentiable: TensorFlow gives no gradient, nor must Go.
+	add(gradCase{Name: "StopGradient", Op: "StopGradient", Inputs: []input{x("input", r, s43, -1, 1)}, Upstream: []*tensorSpec{up(r, s43)}})
+	for _, op := range []string{"ZerosLike", "OnesLike"} {
+		add(gradCase{Name: op, Op: op, Inputs: []input{x("x", r, s43, -1, 1)}, Upstream: []*tensorSpec{up(r, s43)}})
+	}
+	add(gradCase{Name: "Shape", Op: "Shape", Inputs: []input{x("input", r, s43, -1, 1)},
+		Upstream: []*tensorSpec{{DType: "int32", Shape: []int64{2}, Values: []float64{1, 1}}}})
+	for _, op := range []string{"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"} {
+		add(gradCase{Name: op, Op: op, Inputs: []input{x("x", r, s43, -1, 1), x("y", r, s3, -1, 1)},
+			Upstream: []*tensorSpec{{DType: "bool", Shape: s43, Values: make([]float64, 12)}}})
+	}
+
+	// Convolutions and pools, NHWC: odd sizes so SAME with stride 2 pads
+	// unevenly.
+	img := []int64{2, 7, 7, 3}
+	for _, pad := range []string{"VALID", "SAME"} {
+		for _, st := range []int64{1, 2} {
+			strides := []int64{1, st, st, 1}
+			add(gradCase{Name: fmt.Sprintf("Conv2D_%s_s%d", pad, st), Op: "Conv2D",
+				Inputs:   []input{x("input", r, img, -1, 1), x("filter", r, []int64{3, 3, 3, 4}, -1, 1)},
+				Attrs:    map[string]any{"strides": strides, "padding": pad},
+				Upstream: []*tensorSpec{up(r, []int64{2, outDim(7, 3, st, pad), outDim(7, 3, st, pad), 4})}})
+			for _, m := range []int64{1, 2} {
+				add(gradCase{Name: fmt.Sprintf("DepthwiseConv2dNative_%s_s%d_m%d", pad, st, m), Op: "DepthwiseConv2dNative",
+					Inputs:   []input{x("input", r, img, -1, 1), x("filter", r, []int64{3, 3, 3, m}, -1, 1)},
+					Attrs:    map[string]any{"strides": strides, "padding": pad},
+					Upstream: []*tensorSpec{up(r, []int64{2, outDim(7, 3, st, pad), outDim(7, 3, st, pad), 3 * m})}})
+			}
+			for _, op := range []string{"MaxPool", "AvgPool"} {
+				arg := "input"
+				if op == "AvgPool" {
+					arg = "value"
+				}
+				add(gradCase{Name: fmt.Sprintf("%s_3x3_%s_s%d", op, pad, st), Op: op, Inputs: []input{x(arg, r, img, -1, 1)},
+					Attrs:    map[string]any{"ksize": []int64{1, 3, 3, 1}, "strides": strides, "padding": pad},
+					Upstream: []*tensorSpec{up(r, []int64{2, outDim(7, 3, st, pad), outDim(7, 3, st, pad), 3})}})
+			}
+		}
+	}
+	add(gradCase{Name: "Conv2D_dilated", Op: "Conv2D",
+		Inputs:   []input{x("input", r, img, -1, 1), x("filter", r, []int64{3, 3, 3, 4}, -1, 1)},
+		Attrs:    map[string]any{"strides": []int64{1, 1, 1, 1}, "padding": "VALID", "dilations": []int64{1, 2, 2, 1}},
+		Upstream: []*tensorSpec{up(r, []int64{2, 3, 3, 4})}})
+	// MaxPool after a ReLU: many windows tie (zeros, and values on a grid).
+	for _, st := range []int64{1, 2} {
+		in := x("input", r, img, -1, 1)
+		for i, v := range in.Values {
+			in.Values[i] = math.Max(0, math.Round(v*2)/2)
+		}
+		add(gradCase{Name: fmt.Sprintf("MaxPool_ties_s%d", st), Op: "MaxPool", Inputs: []input{in},
+			Attrs:    map[string]any{"ksize": []int64{1, 3, 3, 1}, "strides": []int64{1, st, st, 1}, "padding": "SAME"},
+			Upstream: []*tensorSpec{up(r, []int64{2, outDim(7, 3, st, "SAME"), outDim(7, 3, st, "SAME"), 3})}})
+	}
+	nhwc := []int64{2, 3, 3, 4}
+	add(gradCase{Name: "BiasAdd_NHWC", Op: "BiasAdd", Inputs: []input{x("value", r, nhwc, -2, 2), x("bias", r, []int64{4}, -1, 1)},
+		Attrs: map[string]any{"data_format": "NHWC"}, Upstream: []*tensorSpec{up(r, nhwc)}})
+	add(gradCase{Name: "Mean_nhwc_moments", Op: "Mean", Inputs: []input{x("input", r, nhwc, -1, 1), fixed("axis", ints("int32", 0, 1, 2))},
+		Attrs: map[string]any{"keep_dims": false}, Upstream: []*tensorSpec{up(r, []int64{4})}})
+	add(gradCase{Name: "Mean_nhwc_moments_keep", Op: "Mean", Inputs: []input{x("input", r, nhwc, -1, 1), fixed("axis", ints("int32", 0, 1, 2))},
+		Attrs: map[string]any{"keep_dims": true}, Upstream: []*tensorSpec{up(r, []int64{1, 1, 1, 4})}})
+	r6 := x("features", r, nhwc, -3, 9)
+	copy(r6.Values, []float64{0, 6, math.Nextafter(0, -1), float64(math.Nextafter32(6, 7)), float64(math.Nextafter32(6, 0))})
+	add(gradCase{Name: "Relu6_NHWC_edges", Op: "Relu6", Inputs: []input{r6}, Upstream: []*tensorSpec{up(r, nhwc)}})
+}
+
+// outDim is the output size of a window of k with stride s over n.
+func outDim(n, k, s int64, padding string) int64 {
+	if padding == "SAME" {
+		return (n + s - 1) / s
+	}
+	return (n - k + s) / s
 }
 
 func (s tensorSpec) tensor() (*tf.Tensor, error) {
@@ -245,6 +377,16 @@ func (s tensorSpec) tensor() (*tf.Tensor, error) {
 		return tfgraph.NewTensor(s.Shape, v)
 	case "float64":
 		t, err := tf.NewTensor(s.Values)
+		if err != nil {
+			return nil, err
+		}
+		return t, t.Reshape(s.Shape)
+	case "bool":
+		v := make([]bool, len(s.Values))
+		for i, x := range s.Values {
+			v[i] = x != 0
+		}
+		t, err := tf.NewTensor(v)
 		if err != nil {
 			return nil, err
 		}
@@ -326,6 +468,9 @@ func goGradients(c gradCase) ([][]float64, error) {
 			idx = append(idx, i)
 		}
 	}
+	if len(fetch) == 0 {
+		return make([][]float64, len(xs)), nil
+	}
 	out, err := sess.Run(nil, fetch, nil)
 	if err != nil {
 		return nil, err
@@ -399,7 +544,7 @@ func TestGradientsMatchGradientTape(t *testing.T) {
 			t.Errorf("%s: %d gradients from Go, %d from TF", c.Name, len(got), len(w))
 			continue
 		}
-		exact := true
+		exact, maxDiff := true, 0.0
 		for i := range w {
 			if (w[i] == nil) != (got[i] == nil) {
 				t.Errorf("%s: gradient %d: Go nil=%v, TF nil=%v", c.Name, i, got[i] == nil, w[i] == nil)
@@ -417,7 +562,9 @@ func TestGradientsMatchGradientTape(t *testing.T) {
 					continue
 				}
 				exact = false
-				if d := math.Abs(a - b); d > 1e-6*math.Max(math.Abs(a), math.Abs(b)) && d > 1e-7 {
+				d := math.Abs(a - b)
+				maxDiff = math.Max(maxDiff, d)
+				if d > 1e-6*math.Max(math.Abs(a), math.Abs(b)) && d > 1e-7 {
 					t.Errorf("%s: gradient %d[%d]: Go %v, TF %v", c.Name, i, j, a, b)
 					break
 				}
@@ -426,7 +573,7 @@ func TestGradientsMatchGradientTape(t *testing.T) {
 		if exact {
 			identical++
 		} else {
-			t.Logf("%s: within tolerance but not bit-identical", c.Name)
+			t.Logf("%s: within tolerance but not bit-identical (max |difference| %g)", c.Name, maxDiff)
 		}
 	}
 	t.Logf("%d of %d cases bit-identical to tf.GradientTape (%d op types)", identical, len(cs), len(ops))

@@ -17,29 +17,63 @@ type GradFunc func(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error)
 // DefaultRegistry returns one holding every gradient this package provides.
 type Registry struct {
 	funcs map[string]GradFunc
+	none  map[string]bool // op types registered as not differentiable
 }
 
-// Register sets the gradient function for an op type, replacing any other.
+// Register sets the gradient function for an op type, replacing any other
+// (or a NotDifferentiable mark).
 func (r *Registry) Register(opType string, f GradFunc) {
 	if r.funcs == nil {
 		r.funcs = map[string]GradFunc{}
 	}
+	delete(r.none, opType)
 	r.funcs[opType] = f
 }
 
-// Lookup returns the gradient function for an op type.
+// NotDifferentiable marks op types through which no gradient flows, as
+// Python's ops.NotDifferentiable does (StopGradient, comparisons, ZerosLike):
+// Gradients gives their inputs nothing and reaching one is not an error.
+// It replaces any gradient function registered for them.
+func (r *Registry) NotDifferentiable(opTypes ...string) {
+	if r.none == nil {
+		r.none = map[string]bool{}
+	}
+	for _, t := range opTypes {
+		delete(r.funcs, t)
+		r.none[t] = true
+	}
+}
+
+// IsNotDifferentiable reports whether an op type was marked with
+// NotDifferentiable.
+func (r *Registry) IsNotDifferentiable(opType string) bool { return r.none[opType] }
+
+// Lookup returns the gradient function for an op type. For a type marked
+// NotDifferentiable it returns a function giving no gradient to any input.
 func (r *Registry) Lookup(opType string) (GradFunc, bool) {
+	if r.none[opType] {
+		return noGradient, true
+	}
 	f, ok := r.funcs[opType]
 	return f, ok
 }
 
-// OpTypes lists the registered op types.
+// OpTypes lists the registered op types, those marked NotDifferentiable
+// included.
 func (r *Registry) OpTypes() []string {
-	out := make([]string, 0, len(r.funcs))
+	out := make([]string, 0, len(r.funcs)+len(r.none))
 	for k := range r.funcs {
 		out = append(out, k)
 	}
+	for k := range r.none {
+		out = append(out, k)
+	}
 	return out
+}
+
+// noGradient is the gradient of a not-differentiable op: nothing flows back.
+func noGradient(_ *Graph, n *Node, _ []tf.Output) ([]tf.Output, error) {
+	return make([]tf.Output, len(n.Inputs)), nil
 }
 
 // DefaultRegistry returns a new registry with this package's gradients:
@@ -59,8 +93,10 @@ func DefaultRegistry() *Registry {
 // through ops recorded in g and calling reg for each op's gradient. dys, if
 // not nil, are the upstream gradients for ys (default: ones). The result has
 // one entry per x; an x that ys do not depend on gets a zero Output.
-// An op on a path from xs to ys with no registered gradient is an error
-// naming the op and the path from the loss to it.
+// An op on a path from xs to ys that a gradient flows into and that has no
+// registered gradient is an error naming the op and the path from the loss
+// to it; ops marked NotDifferentiable (StopGradient, ...) stop the flow, so
+// an x reached only through them gets a zero Output, as in TensorFlow.
 func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, error) {
 	if err := g.Err(); err != nil {
 		return nil, err
@@ -193,14 +229,8 @@ func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, 
 // opGradient aggregates the upstream gradients of node's outputs and calls
 // its registered gradient function.
 func (g *Graph) opGradient(gs *Graph, reg *Registry, node *Node, grads map[tf.Output][]tf.Output, parent map[string]string) ([]tf.Output, error) {
-	f, ok := reg.Lookup(node.Type())
-	if !ok {
-		path := []string{}
-		for n := node.Name(); n != ""; n = parent[n] {
-			path = append([]string{fmt.Sprintf("%s (%s)", n, g.st.nodes[n].Type())}, path...)
-		}
-		return nil, fmt.Errorf("gradients: no gradient registered for op type %s (op %s); path from the loss: %s",
-			node.Type(), node.Name(), joinPath(path))
+	if reg.IsNotDifferentiable(node.Type()) {
+		return nil, nil
 	}
 	s := gs.Scope(node.Name())
 	dys := make([]tf.Output, node.Op.NumOutputs())
@@ -211,7 +241,18 @@ func (g *Graph) opGradient(gs *Graph, reg *Registry, node *Node, grads map[tf.Ou
 		any = any || dys[i].Op != nil
 	}
 	if !any {
+		// Nothing flows into this op (e.g. it only feeds a StopGradient):
+		// as in TensorFlow, it needs no gradient function.
 		return nil, nil
+	}
+	f, ok := reg.Lookup(node.Type())
+	if !ok {
+		path := []string{}
+		for n := node.Name(); n != ""; n = parent[n] {
+			path = append([]string{fmt.Sprintf("%s (%s)", n, g.st.nodes[n].Type())}, path...)
+		}
+		return nil, fmt.Errorf("gradients: no gradient registered for op type %s (op %s); path from the loss: %s",
+			node.Type(), node.Name(), joinPath(path))
 	}
 	dxs, err := f(s, node, dys)
 	if err != nil {

@@ -10,6 +10,10 @@ func registerNNGrads(r *Registry) {
 	r.Register("Relu", reluGrad)
 	r.Register("Relu6", relu6Grad)
 	r.Register("BiasAdd", biasAddGrad)
+	r.Register("Conv2D", conv2DGrad)
+	r.Register("DepthwiseConv2dNative", depthwiseConv2dNativeGrad)
+	r.Register("MaxPool", maxPoolGrad)
+	r.Register("AvgPool", avgPoolGrad)
 }
 
 // softmaxCrossEntropyGrad: d logits = dloss[..., newaxis] * backprop and
@@ -30,11 +34,61 @@ func reluGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 	return []tf.Output{g.Op1("ReluGrad", "ReluGrad", []any{dys[0], n.Out(0)}, nil)}, nil
 }
 
+// relu6Grad passes the op's output to Relu6Grad, as Python's _Relu6Grad.
 func relu6Grad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
-	return []tf.Output{g.Op1("Relu6Grad", "Relu6Grad", []any{dys[0], n.Inputs[0]}, nil)}, nil
+	return []tf.Output{g.Op1("Relu6Grad", "Relu6Grad", []any{dys[0], n.Out(0)}, nil)}, nil
 }
 
 func biasAddGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 	attrs := copyAttrs(n.Attrs, "data_format")
 	return []tf.Output{dys[0], g.Op1("BiasAddGrad", "BiasAddGrad", []any{dys[0]}, attrs)}, nil
+}
+
+// conv2DGrad follows Python's _Conv2DGrad: Conv2DBackpropInput and
+// Conv2DBackpropFilter with the op's attributes and ShapeN of its inputs.
+func conv2DGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	attrs := copyAttrs(n.Attrs, "dilations", "strides", "padding", "explicit_paddings", "use_cudnn_on_gpu", "data_format")
+	shapes := g.Op("ShapeN", "ShapeN", []any{[]tf.Output{n.Inputs[0], n.Inputs[1]}}, nil)
+	if shapes == nil {
+		return nil, g.Err()
+	}
+	return []tf.Output{
+		g.Op1("Conv2DBackpropInput", "Conv2DBackpropInput", []any{shapes.Output(0), n.Inputs[1], dys[0]}, attrs),
+		g.Op1("Conv2DBackpropFilter", "Conv2DBackpropFilter", []any{n.Inputs[0], shapes.Output(1), dys[0]}, attrs),
+	}, nil
+}
+
+// depthwiseConv2dNativeGrad follows Python's _DepthwiseConv2dNativeGrad.
+func depthwiseConv2dNativeGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	attrs := copyAttrs(n.Attrs, "dilations", "strides", "padding", "explicit_paddings", "data_format")
+	return []tf.Output{
+		g.Op1("DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropInput",
+			[]any{g.shape32("Shape", n.Inputs[0]), n.Inputs[1], dys[0]}, attrs),
+		g.Op1("DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropFilter",
+			[]any{n.Inputs[0], g.shape32("Shape_1", n.Inputs[1]), dys[0]}, attrs),
+	}, nil
+}
+
+// maxPoolGrad follows Python's _MaxPoolGrad: the MaxPoolGrad kernel on the
+// op's input, output and dy. The output goes through an Identity: with
+// oneDNN on, TensorFlow's graph pass rewrites a MaxPoolGrad fed directly by
+// its MaxPool to oneDNN's workspace kernel, which sums the gradients of
+// overlapping windows in another order than the MaxPoolGrad kernel eager
+// TensorFlow (tf.GradientTape) runs; the Identity keeps that kernel.
+func maxPoolGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	attrs := copyAttrs(n.Attrs, "ksize", "strides", "padding", "explicit_paddings", "data_format")
+	out := g.Identity("orig_output", n.Out(0))
+	return []tf.Output{g.Op1("MaxPoolGrad", "MaxPoolGrad", []any{n.Inputs[0], out, dys[0]}, attrs)}, nil
+}
+
+// avgPoolGrad follows Python's _AvgPoolGrad: AvgPoolGrad on the input's
+// int32 shape.
+func avgPoolGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	attrs := copyAttrs(n.Attrs, "ksize", "strides", "padding", "data_format")
+	return []tf.Output{g.Op1("AvgPoolGrad", "AvgPoolGrad", []any{g.shape32("Shape", n.Inputs[0]), dys[0]}, attrs)}, nil
+}
+
+// shape32 adds the dynamic int32 shape of x, as Python's array_ops.shape.
+func (g *Graph) shape32(name string, x tf.Output) tf.Output {
+	return g.Op1("Shape", name, []any{x}, map[string]any{"out_type": tf.Int32})
 }

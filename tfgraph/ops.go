@@ -79,8 +79,60 @@ func (g *Graph) Square(name string, x tf.Output) tf.Output { return g.unary("Squ
 // Sqrt adds sqrt(x).
 func (g *Graph) Sqrt(name string, x tf.Output) tf.Output { return g.unary("Sqrt", name, x) }
 
+// Rsqrt adds 1 / sqrt(x).
+func (g *Graph) Rsqrt(name string, x tf.Output) tf.Output { return g.unary("Rsqrt", name, x) }
+
+// SquaredDifference adds (x - y) * (x - y).
+func (g *Graph) SquaredDifference(name string, x, y tf.Output) tf.Output {
+	return g.binary("SquaredDifference", name, x, y)
+}
+
+// Maximum adds the elementwise max(x, y).
+func (g *Graph) Maximum(name string, x, y tf.Output) tf.Output {
+	return g.binary("Maximum", name, x, y)
+}
+
+// Minimum adds the elementwise min(x, y).
+func (g *Graph) Minimum(name string, x, y tf.Output) tf.Output {
+	return g.binary("Minimum", name, x, y)
+}
+
 // Relu adds max(x, 0).
 func (g *Graph) Relu(name string, x tf.Output) tf.Output { return g.unary("Relu", name, x) }
+
+// StopGradient adds an identity through which Gradients passes nothing.
+func (g *Graph) StopGradient(name string, x tf.Output) tf.Output {
+	return g.unary("StopGradient", name, x)
+}
+
+// ZerosLike adds a tensor of zeros with x's shape and type.
+func (g *Graph) ZerosLike(name string, x tf.Output) tf.Output { return g.unary("ZerosLike", name, x) }
+
+// Equal adds the bool tensor x == y.
+func (g *Graph) Equal(name string, x, y tf.Output) tf.Output { return g.binary("Equal", name, x, y) }
+
+// Greater adds the bool tensor x > y.
+func (g *Graph) Greater(name string, x, y tf.Output) tf.Output {
+	return g.binary("Greater", name, x, y)
+}
+
+// GreaterEqual adds the bool tensor x >= y.
+func (g *Graph) GreaterEqual(name string, x, y tf.Output) tf.Output {
+	return g.binary("GreaterEqual", name, x, y)
+}
+
+// Less adds the bool tensor x < y.
+func (g *Graph) Less(name string, x, y tf.Output) tf.Output { return g.binary("Less", name, x, y) }
+
+// LessEqual adds the bool tensor x <= y.
+func (g *Graph) LessEqual(name string, x, y tf.Output) tf.Output {
+	return g.binary("LessEqual", name, x, y)
+}
+
+// SelectV2 adds where(cond, x, y), broadcasting all three (tf.where).
+func (g *Graph) SelectV2(name string, cond, x, y tf.Output) tf.Output {
+	return g.Op1("SelectV2", name, []any{cond, x, y}, nil)
+}
 
 // AddN adds the sum of xs (which must not be empty).
 func (g *Graph) AddN(name string, xs []tf.Output) tf.Output {
@@ -109,8 +161,29 @@ func (g *Graph) matMul(name string, a, b tf.Output, attrs map[string]any) tf.Out
 
 // Sum adds a reduction sum over the given axes.
 func (g *Graph) Sum(name string, x tf.Output, axes []int32, keepDims bool) tf.Output {
+	return g.reduce("Sum", name, x, axes, keepDims)
+}
+
+// Mean adds a reduction mean over the given axes (e.g. [0, 1, 2] for the
+// per-channel moments of an NHWC batch).
+func (g *Graph) Mean(name string, x tf.Output, axes []int32, keepDims bool) tf.Output {
+	return g.reduce("Mean", name, x, axes, keepDims)
+}
+
+// Min adds a reduction min over the given axes.
+func (g *Graph) Min(name string, x tf.Output, axes []int32, keepDims bool) tf.Output {
+	return g.reduce("Min", name, x, axes, keepDims)
+}
+
+// Max adds a reduction max over the given axes.
+func (g *Graph) Max(name string, x tf.Output, axes []int32, keepDims bool) tf.Output {
+	return g.reduce("Max", name, x, axes, keepDims)
+}
+
+// reduce adds the reduction typ under a scope name: name/axes, name/typ.
+func (g *Graph) reduce(typ, name string, x tf.Output, axes []int32, keepDims bool) tf.Output {
 	s := g.Scope(name)
-	return s.Op1("Sum", "Sum", []any{x, s.Const("axes", axes)}, map[string]any{"keep_dims": keepDims})
+	return s.Op1(typ, typ, []any{x, s.Const("axes", axes)}, map[string]any{"keep_dims": keepDims})
 }
 
 // Reshape adds a reshape of x to a static shape.

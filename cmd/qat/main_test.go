@@ -155,7 +155,8 @@ func TestTrainErrors(t *testing.T) {
 		{"steps", []string{"--steps", "0"}, "--steps 0 must be > 0"},
 		{"lr", []string{"--lr", "-1"}, "--lr -1 must be finite and > 0"},
 		{"bad flag value", []string{"--steps", "many"}, `invalid argument "many" for "--steps"`},
-		{"unknown flag", []string{"--epochs", "3"}, "unknown flag: --epochs (see qat train --help)"},
+		{"unknown flag", []string{"--epoch", "3"}, "unknown flag: --epoch (see qat train --help)"},
+		{"epochs without batches", []string{"--epochs", "3"}, "epochs and calibration_batches need batch_size"},
 		{"positional", []string{"extra"}, `unknown command "extra" for "qat train"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

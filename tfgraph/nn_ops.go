@@ -1,0 +1,91 @@
+package tfgraph
+
+import (
+	"fmt"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// Builders for the neural-network ops of the convolutional layers. All work
+// on NHWC data. strides and ksize are given as TensorFlow takes them: four
+// entries, one per NHWC dimension, with 1 for the batch and channel
+// dimensions (e.g. []int64{1, 2, 2, 1} for a 2x2 window or stride); padding
+// is "SAME" or "VALID". A wrong length or padding is recorded as the
+// graph's error.
+
+// Conv2D adds a 2-D convolution of x [batch, h, w, in] with filter
+// [fh, fw, in, out] (dilations 1).
+func (g *Graph) Conv2D(name string, x, filter tf.Output, strides []int64, padding string) tf.Output {
+	attrs, ok := g.windowAttrs("Conv2D", name, nil, strides, padding)
+	if !ok {
+		return tf.Output{}
+	}
+	attrs["dilations"] = []int64{1, 1, 1, 1}
+	return g.Op1("Conv2D", name, []any{x, filter}, attrs)
+}
+
+// DepthwiseConv2dNative adds a depthwise convolution of x [batch, h, w, in]
+// with filter [fh, fw, in, multiplier]; the output has in*multiplier
+// channels (dilations 1).
+func (g *Graph) DepthwiseConv2dNative(name string, x, filter tf.Output, strides []int64, padding string) tf.Output {
+	attrs, ok := g.windowAttrs("DepthwiseConv2dNative", name, nil, strides, padding)
+	if !ok {
+		return tf.Output{}
+	}
+	attrs["dilations"] = []int64{1, 1, 1, 1}
+	return g.Op1("DepthwiseConv2dNative", name, []any{x, filter}, attrs)
+}
+
+// MaxPool adds a max pooling of x over windows of ksize.
+func (g *Graph) MaxPool(name string, x tf.Output, ksize, strides []int64, padding string) tf.Output {
+	attrs, ok := g.windowAttrs("MaxPool", name, ksize, strides, padding)
+	if !ok {
+		return tf.Output{}
+	}
+	return g.Op1("MaxPool", name, []any{x}, attrs)
+}
+
+// AvgPool adds an average pooling of x over windows of ksize (with SAME
+// padding, each average is over the window's elements inside x).
+func (g *Graph) AvgPool(name string, x tf.Output, ksize, strides []int64, padding string) tf.Output {
+	attrs, ok := g.windowAttrs("AvgPool", name, ksize, strides, padding)
+	if !ok {
+		return tf.Output{}
+	}
+	return g.Op1("AvgPool", name, []any{x}, attrs)
+}
+
+// BiasAdd adds bias (one value per channel) to x along its last axis
+// (data_format NHWC).
+func (g *Graph) BiasAdd(name string, x, bias tf.Output) tf.Output {
+	return g.Op1("BiasAdd", name, []any{x, bias}, map[string]any{"data_format": "NHWC"})
+}
+
+// Relu6 adds min(max(x, 0), 6).
+func (g *Graph) Relu6(name string, x tf.Output) tf.Output { return g.unary("Relu6", name, x) }
+
+// windowAttrs checks and returns the attributes of a windowed NHWC op:
+// strides, padding, data_format, and ksize for the pools.
+func (g *Graph) windowAttrs(typ, name string, ksize, strides []int64, padding string) (map[string]any, bool) {
+	if g.st.err != nil {
+		return nil, false
+	}
+	bad := func(format string, a ...any) (map[string]any, bool) {
+		g.SetErr(fmt.Errorf("op %s (%s): %s", g.prefix+name, typ, fmt.Sprintf(format, a...)))
+		return nil, false
+	}
+	if len(strides) != 4 {
+		return bad("strides %v: want 4 entries (NHWC)", strides)
+	}
+	if padding != "SAME" && padding != "VALID" {
+		return bad("padding %q: want SAME or VALID", padding)
+	}
+	attrs := map[string]any{"strides": strides, "padding": padding, "data_format": "NHWC"}
+	if typ == "MaxPool" || typ == "AvgPool" {
+		if len(ksize) != 4 {
+			return bad("ksize %v: want 4 entries (NHWC)", ksize)
+		}
+		attrs["ksize"] = ksize
+	}
+	return attrs, true
+}

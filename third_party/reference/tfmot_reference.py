@@ -1,0 +1,176 @@
+"""Reference QAT training run with TensorFlow Model Optimization (tfmot).
+
+Builds a float tf_keras model, quantizes it with
+tfmot.quantization.keras.quantize_model (default 8-bit scheme), loads the float
+kernels and biases from an .npz written by the Go side, then trains it with a
+GradientTape loop and tf_keras Adam. Used only by qat-go's parity tests.
+
+usage: tfmot_reference.py MODEL IN.npz OUT.npz --steps N --lr LR [--eval]
+                          [--verbose]
+  MODEL:   mlp  Input(784) -> Dense(128, relu, 'd1') -> Dense(10, 'd2')
+           cnn  Input(28,28,1) -> Conv2D(8,3,relu,'c1') -> MaxPooling2D(2,'p1')
+                -> Conv2D(16,3,relu,'c2') -> Flatten('f') -> Dense(10,'d')
+  IN.npz:  x [steps, batch, *input], y one-hot [steps, batch, 10],
+           <layer>/kernel (Keras layout), <layer>/bias
+  OUT.npz: loss (float32 [steps]); after training, under Go-style names:
+           <layer>/kernel, <layer>/bias, <layer>/kernel_min, <layer>/kernel_max,
+           <layer>/post_activation_min, <layer>/post_activation_max,
+           quantize_layer/min, quantize_layer/max; with --eval also
+           logits_infer = model(x[0], training=False).
+  --verbose prints the tfmot variable -> Go name mapping (and the ignored
+  optimizer_step counters) to stderr.
+"""
+import argparse
+import os
+import sys
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+import tensorflow_model_optimization as tfmot
+from tensorflow_model_optimization.python.core.quantization.keras import (
+    quantize_layer as tfmot_quantize_layer,
+    quantize_wrapper as tfmot_quantize_wrapper,
+)
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+
+layers = tf_keras.layers
+
+# Suffixes of a QuantizeWrapper's variables (the part after the last '/'),
+# kept as the Go name's suffix.
+WRAPPER_SUFFIXES = ("kernel", "bias", "kernel_min", "kernel_max",
+                    "post_activation_min", "post_activation_max")
+
+
+def build_float_model(name):
+    if name == "mlp":
+        return tf_keras.Sequential([
+            tf_keras.Input((784,)),
+            layers.Dense(128, activation="relu", name="d1"),
+            layers.Dense(10, name="d2"),
+        ])
+    return tf_keras.Sequential([
+        tf_keras.Input((28, 28, 1)),
+        layers.Conv2D(8, 3, activation="relu", name="c1"),
+        layers.MaxPooling2D(2, name="p1"),
+        layers.Conv2D(16, 3, activation="relu", name="c2"),
+        layers.Flatten(name="f"),
+        layers.Dense(10, name="d"),
+    ])
+
+
+def short(var):
+    return var.name.split(":")[0].split("/")[-1]
+
+
+def map_variables(qmodel):
+    """Returns ({go_name: variable}, [optimizer_step variable names]).
+
+    Fails if a variable of the quantized model is neither mapped nor an
+    optimizer_step counter, or if two variables get the same Go name.
+    """
+    mapping, counters = {}, []
+
+    def put(go_name, var):
+        if go_name in mapping:
+            sys.exit(f"duplicate Go name {go_name}: {mapping[go_name].name} "
+                     f"and {var.name}")
+        mapping[go_name] = var
+
+    for layer in qmodel.layers:
+        if isinstance(layer, tfmot_quantize_layer.QuantizeLayer):
+            qv = layer.quantizer_vars
+            put("quantize_layer/min", qv["min_var"])
+            put("quantize_layer/max", qv["max_var"])
+        elif isinstance(layer, tfmot_quantize_wrapper.QuantizeWrapper):
+            for var in layer.weights:
+                s = short(var)
+                if s in WRAPPER_SUFFIXES:
+                    put(f"{layer.layer.name}/{s}", var)
+        else:
+            sys.exit(f"unexpected layer {layer.name} "
+                     f"({type(layer).__name__}) in the quantized model")
+
+    mapped = {id(v) for v in mapping.values()}
+    unmapped = []
+    for var in qmodel.variables:
+        if id(var) in mapped:
+            continue
+        if short(var) == "optimizer_step":
+            counters.append(var.name)
+        else:
+            unmapped.append(var.name)
+    if unmapped:
+        sys.exit("unmapped tfmot variables: " + ", ".join(unmapped))
+    trainable = {id(v) for v in qmodel.trainable_variables}
+    if not trainable <= mapped:
+        sys.exit("unmapped trainable variables")
+    return mapping, counters
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", choices=["mlp", "cnn"])
+    ap.add_argument("inp")
+    ap.add_argument("out")
+    ap.add_argument("--steps", type=int, required=True)
+    ap.add_argument("--lr", type=float, required=True)
+    ap.add_argument("--eval", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args()
+
+    data = np.load(a.inp)
+    x = np.asarray(data["x"], dtype=np.float32)
+    y = np.asarray(data["y"], dtype=np.float32)
+    if x.shape[0] < a.steps or y.shape[0] < a.steps:
+        sys.exit(f"IN.npz has {x.shape[0]} batches of x and {y.shape[0]} of "
+                 f"y, --steps is {a.steps}")
+
+    qmodel = tfmot.quantization.keras.quantize_model(build_float_model(a.model))
+    mapping, counters = map_variables(qmodel)
+
+    params = [k for k in data.files if k not in ("x", "y")]
+    wanted = sorted(k for k, v in mapping.items() if v.trainable)
+    if sorted(params) != wanted:
+        sys.exit(f"IN.npz weights {sorted(params)} != model's {wanted}")
+    for k in wanted:
+        mapping[k].assign(np.asarray(data[k], dtype=np.float32))
+
+    if a.verbose:
+        for k, v in sorted(mapping.items()):
+            print(f"{v.name:45s} -> {k}  {tuple(v.shape)}", file=sys.stderr)
+        for name in counters:
+            print(f"{name:45s} -> (not saved: optimizer_step counter)",
+                  file=sys.stderr)
+        print("trainable order: " + ", ".join(
+            v.name for v in qmodel.trainable_variables), file=sys.stderr)
+
+    loss_fn = tf_keras.losses.CategoricalCrossentropy(from_logits=True)
+    optimizer = tf_keras.optimizers.Adam(learning_rate=a.lr)
+    if a.verbose:
+        print(f"Adam jit_compile={optimizer.jit_compile}", file=sys.stderr)
+    losses = []
+    for i in range(a.steps):
+        xi, yi = tf.constant(x[i]), tf.constant(y[i])
+        with tf.GradientTape() as tape:
+            logits = qmodel(xi, training=True)
+            loss = loss_fn(yi, logits)
+        grads = tape.gradient(loss, qmodel.trainable_variables)
+        optimizer.apply_gradients(zip(grads, qmodel.trainable_variables))
+        losses.append(loss.numpy())
+
+    out = {"loss": np.array(losses, dtype=np.float32)}
+    for k, v in mapping.items():
+        out[k] = v.numpy()
+    if a.eval:
+        out["logits_infer"] = qmodel(tf.constant(x[0]), training=False).numpy()
+    np.savez(a.out, **out)
+
+
+if __name__ == "__main__":
+    main()
