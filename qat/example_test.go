@@ -20,3 +20,23 @@ func ExampleNudge() {
 	// [-0.100392, 0.099608] step 0.000784
 	// num_bits 17 is outside 2..16
 }
+
+// tfmot's default 8-bit scheme with one layer in 4 bits and a quantization
+// delay: the policy each layer gets.
+func ExampleScheme() {
+	s := qat.Default8Bit()
+	s.Layers = map[string]qat.Policy{"c2": {WeightBits: 4, ActivationBits: 8}}
+	s.Schedule = qat.Schedule{QuantDelay: 1000, FreezeRangesAfter: 5000}
+	if err := s.Validate(); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Printf("%+v\n", s.Weights("c1", true))
+	fmt.Printf("%+v\n", s.Weights("c2", true))
+	fmt.Printf("%+v\n", s.Activations("c2"))
+	fmt.Printf("%+v\n", s.Input())
+	// Output:
+	// {NumBits:8 PerChannel:true Symmetric:true NarrowRange:true}
+	// {NumBits:4 PerChannel:true Symmetric:true NarrowRange:true}
+	// {NumBits:8 PerChannel:false Symmetric:false NarrowRange:false Decay:0.999}
+	// {NumBits:8 Symmetric:false NarrowRange:false}
+}
