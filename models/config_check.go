@@ -54,17 +54,6 @@ func (c *Config) Validate() error {
 		if _, err := l.layer(); err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
-		for _, q := range []struct {
-			what string
-			q    *QuantizerConfig
-		}{{"weights", l.Weights}, {"bias", l.Bias}, {"output", l.Output}} {
-			if q.q == nil {
-				continue
-			}
-			if err := q.q.Validate(); err != nil {
-				return fmt.Errorf("%s: %s quantizer: %w", where, q.what, err)
-			}
-		}
 	}
 	_, err := c.model()
 	return err

@@ -2,6 +2,8 @@ package models
 
 import (
 	"fmt"
+
+	"github.com/qat-go/qat/tfgraph"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -16,7 +18,7 @@ type Dataset struct {
 // Validate checks that the data fit a model with the given per-example
 // input shape and class count.
 func (d Dataset) Validate(input []int64, classes int) error {
-	if len(d.X.Shape) != len(input)+1 || !sameDims(d.X.Shape[1:], input) {
+	if len(d.X.Shape) != len(input)+1 || !tfgraph.SameShape(d.X.Shape[1:], input) {
 		return fmt.Errorf("data: x has shape %v, the model needs %s", d.X.Shape, batchShape("N", input))
 	}
 	if len(d.Y.Shape) != 2 || d.Y.Shape[1] != int64(classes) {
@@ -29,18 +31,6 @@ func (d Dataset) Validate(input []int64, classes int) error {
 		return fmt.Errorf("data: array sizes do not match their shapes")
 	}
 	return nil
-}
-
-func sameDims(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func product(shape []int64) int64 {

@@ -50,17 +50,10 @@ func (q LastValue) Apply(e *Env, name string, x tf.Output) tf.Output {
 	bmin, bmax := batchRange(s, x, q.PerChannel)
 	rmin, rmax := clipRange(s, bmin, bmax, q.Symmetric, q.NumBits, q.NarrowRange)
 	if e.Calibrate {
-		e.observe(lo, rmin)
-		e.observe(hi, rmax)
-		return x
+		return e.observe(x, lo, hi, rmin, rmax)
 	}
-	if on := e.rangesActive(s); on != (tf.Output{}) {
-		rmin = blend(s.Scope("freeze_min"), on, rmin, lo.Read(s, "min_frozen"))
-		rmax = blend(s.Scope("freeze_max"), on, rmax, hi.Read(s, "max_frozen"))
-	}
-	y := fakeQuant(s, x, assignRead(s, lo, "AssignMinLast", rmin), assignRead(s, hi, "AssignMaxLast", rmax),
-		q.PerChannel, q.NumBits, q.NarrowRange)
-	return e.delayed(s, y, x)
+	minv, maxv := e.store(s, lo, hi, rmin, rmax, "Last")
+	return e.delayed(s, fakeQuant(s, x, minv, maxv, q.PerChannel, q.NumBits, q.NarrowRange), x)
 }
 
 // MovingAverage tracks the range as an exponential moving average of the
@@ -105,9 +98,7 @@ func (q MovingAverage) Apply(e *Env, name string, x tf.Output) tf.Output {
 	bmin, bmax := batchRange(s, x, q.PerChannel)
 	rmin, rmax := clipRange(s, bmin, bmax, q.Symmetric, q.NumBits, q.NarrowRange)
 	if e.Calibrate {
-		e.observe(lo, rmin)
-		e.observe(hi, rmax)
-		return x
+		return e.observe(x, lo, hi, rmin, rmax)
 	}
 	on := e.rangesActive(s)
 	y := fakeQuant(s, x, emaRead(s, lo, "AssignMinEma", rmin, q.Decay, on), emaRead(s, hi, "AssignMaxEma", rmax, q.Decay, on),
@@ -146,17 +137,10 @@ func (q AllValues) Apply(e *Env, name string, x tf.Output) tf.Output {
 	rmin := s.Minimum("Minimum_1", s.Minimum("Minimum", lo.Read(s, "min"), bmin), zero)
 	rmax := s.Maximum("Maximum_1", s.Maximum("Maximum", hi.Read(s, "max"), bmax), zero)
 	if e.Calibrate {
-		e.observe(lo, s.Minimum("cal_min", bmin, zero))
-		e.observe(hi, s.Maximum("cal_max", bmax, zero))
-		return x
+		return e.observe(x, lo, hi, s.Minimum("cal_min", bmin, zero), s.Maximum("cal_max", bmax, zero))
 	}
-	if on := e.rangesActive(s); on != (tf.Output{}) {
-		rmin = blend(s.Scope("freeze_min"), on, rmin, lo.Read(s, "min_frozen"))
-		rmax = blend(s.Scope("freeze_max"), on, rmax, hi.Read(s, "max_frozen"))
-	}
-	y := fakeQuant(s, x, assignRead(s, lo, "AssignMinAllValue", rmin), assignRead(s, hi, "AssignMaxAllValue", rmax),
-		false, q.NumBits, q.NarrowRange)
-	return e.delayed(s, y, x)
+	minv, maxv := e.store(s, lo, hi, rmin, rmax, "AllValue")
+	return e.delayed(s, fakeQuant(s, x, minv, maxv, false, q.NumBits, q.NarrowRange), x)
 }
 
 // Learnable makes min and max trainable variables, moved by the optimizer
@@ -184,9 +168,7 @@ func (q Learnable) Apply(e *Env, name string, x tf.Output) tf.Output {
 	if e.Calibrate {
 		bmin, bmax := batchRange(s, x, q.PerChannel)
 		rmin, rmax := clipRange(s, bmin, bmax, false, q.NumBits, q.NarrowRange)
-		e.observe(lo, rmin)
-		e.observe(hi, rmax)
-		return x
+		return e.observe(x, lo, hi, rmin, rmax)
 	}
 	minv, maxv := lo.Read(s, "min"), hi.Read(s, "max")
 	if e.Training && !known {

@@ -74,7 +74,21 @@ func (e *Env) check(name string, q Quantizer) bool {
 	return e.Graph.Err() == nil
 }
 
-// observe records the calibration statistic for range variable v.
-func (e *Env) observe(v *tfgraph.Variable, stat tf.Output) {
-	e.rec.observed[v.Name] = stat
+// observe records the calibration statistics of the range variables lo
+// and hi, and returns x unchanged (calibration runs in float).
+func (e *Env) observe(x tf.Output, lo, hi *tfgraph.Variable, min, max tf.Output) tf.Output {
+	e.rec.observed[lo.Name] = min
+	e.rec.observed[hi.Name] = max
+	return x
+}
+
+// store assigns the new range to lo and hi (unless the schedule froze the
+// ranges) and returns reads made after the stores, as tfmot's
+// AssignMin<kind> / AssignMax<kind> followed by the FakeQuant's reads.
+func (e *Env) store(s *tfgraph.Graph, lo, hi *tfgraph.Variable, min, max tf.Output, kind string) (tf.Output, tf.Output) {
+	if on := e.rangesActive(s); on != (tf.Output{}) {
+		min = blend(s.Scope("freeze_min"), on, min, lo.Read(s, "min_frozen"))
+		max = blend(s.Scope("freeze_max"), on, max, hi.Read(s, "max_frozen"))
+	}
+	return assignRead(s, lo, "AssignMin"+kind, min), assignRead(s, hi, "AssignMax"+kind, max)
 }
