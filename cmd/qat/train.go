@@ -133,6 +133,9 @@ func train(c *cobra.Command, f *trainFlags) error {
 	if err := models.WriteNPZ(filepath.Join(f.out, "initial_weights.npz"), init); err != nil {
 		return err
 	}
+	if err := writeConfig(filepath.Join(f.out, "config.yaml"), cfg); err != nil {
+		return err
+	}
 	lc := loop.DefaultConfig()
 	o := cfg.Optimizer
 	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
@@ -227,6 +230,26 @@ func writeResults(dir string, tr *loop.Trainer, losses []float32) error {
 		return err
 	}
 	return models.WriteNPZ(filepath.Join(dir, "ranges.npz"), r)
+}
+
+// writeConfig writes the run's config (as qat export reads it), with its
+// file paths made absolute so the copy works from any folder.
+func writeConfig(path string, cfg *models.Config) error {
+	c := *cfg
+	for _, p := range []*string{&c.Data.NPZ, &c.Init} {
+		if *p != "" {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return err
+			}
+			*p = abs
+		}
+	}
+	var b bytes.Buffer
+	if err := c.Encode(&b); err != nil {
+		return fmt.Errorf("config.yaml: %w", err)
+	}
+	return writeFileAtomic(path, b.Bytes())
 }
 
 // writeFileAtomic writes data to a temporary file and renames it to path.

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qat-go/qat/internal/oracle"
+	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/models/mnist"
+	"github.com/qat-go/qat/tfgraph"
+)
+
+const smallCNNConfig = `input: [28, 28, 1]
+data: {mnist: true}
+batch_size: 64
+steps: 600
+optimizer: {name: adam, learning_rate: 0.001}
+scheme: {input_bits: 8, default: {weight_bits: 8, activation_bits: 8}}
+layers:
+  - {type: conv2d, name: c1, filters: 8, kernel: [3, 3], activation: relu}
+  - {type: max_pool, name: p1}
+  - {type: conv2d, name: c2, filters: 16, kernel: [3, 3], activation: relu}
+  - {type: flatten, name: f}
+  - {type: dense, name: d, units: 10}
+`
+
+// TestTrainExportConvert is the user's path: qat train (8-bit QAT on
+// MNIST), qat export, qat convert --int8-io; then TensorFlow's TFLite
+// interpreter runs the int8 model on the 10,000 test images and its outputs
+// are compared with Go's fake-quant outputs of the same model: argmax
+// agreement >= 99.5%, logits within 2 quantization steps, accuracy within
+// 0.2 points.
+func TestTrainExportConvert(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "cnn.yaml")
+	write(t, cfgPath, smallCNNConfig)
+	run := filepath.Join(dir, "run")
+	if code, _, stderr := qat(t, ctx, "train", "--config", cfgPath, "--threads", "2", "--out", run); code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	if code, _, stderr := qat(t, ctx, "export", "--from", run); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	sm := filepath.Join(run, "saved_model")
+	if code, _, stderr := qat(t, ctx, "export", "--from", run); code == 0 || !strings.Contains(stderr, "already exists") {
+		t.Errorf("second export into the same folder: code %d, stderr %q", code, stderr)
+	}
+	tfl := filepath.Join(dir, "model.tflite")
+	code, stdout, stderr := qat(t, ctx, "convert", "--saved-model", sm, "--int8-io", "--out", tfl)
+	if code != 0 {
+		t.Fatalf("convert: %s", stderr)
+	}
+	var info struct {
+		Inputs, Outputs []struct {
+			Dtype string  `json:"dtype"`
+			Scale float64 `json:"scale"`
+		}
+		Bytes int      `json:"bytes"`
+		Ops   []string `json:"ops"`
+	}
+	if err := json.Unmarshal([]byte(stdout[strings.Index(stdout, "{"):]), &info); err != nil {
+		t.Fatalf("convert output %q: %v", stdout, err)
+	}
+	if info.Inputs[0].Dtype != "int8" || info.Outputs[0].Dtype != "int8" {
+		t.Fatalf("int8 io: input %s, output %s", info.Inputs[0].Dtype, info.Outputs[0].Dtype)
+	}
+
+	// Go's fake-quant outputs of the trained model.
+	_, test, err := mnist.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := models.LoadConfig(filepath.Join(run, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cfg.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := models.ReadNPZ(filepath.Join(run, "weights.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := models.ReadNPZ(filepath.Join(run, "ranges.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := loop.NewEvaluator(m, w, r, tfgraph.SessionConfig{IntraOpThreads: 2, InterOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	goLogits, err := ev.Predict(test.X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goAcc, _ := loop.Accuracy(goLogits, test.Y)
+
+	in, out := filepath.Join(dir, "x.npz"), filepath.Join(dir, "y.npz")
+	if err := models.WriteNPZ(in, map[string]models.Array{"x": test.X}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oracle.Run("tflite_run.py", tfl, in, out); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := models.ReadNPZ(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite := ref["logits"]
+	scale := float64(ref["scale"].Data[0])
+	liteAcc, err := loop.Accuracy(lite, test.Y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, c := int(lite.Shape[0]), int(lite.Shape[1])
+	agree, worst := 0, 0.0
+	for i := 0; i < n; i++ {
+		g, l := goLogits.Data[i*c:(i+1)*c], lite.Data[i*c:(i+1)*c]
+		if argmaxOf(g) == argmaxOf(l) {
+			agree++
+		}
+		for j := range g {
+			worst = math.Max(worst, math.Abs(float64(g[j])-float64(l[j]))/scale)
+		}
+	}
+	t.Logf("int8 TFLite (%d bytes, ops %v) vs Go fake quant on %d test images: argmax agreement %.2f%%, max |logit diff| %.2f steps of %.4g; accuracy TFLite %.2f%%, Go %.2f%%",
+		info.Bytes, info.Ops, n, 100*float64(agree)/float64(n), worst, scale, 100*liteAcc, 100*goAcc)
+	if float64(agree) < 0.995*float64(n) {
+		t.Errorf("argmax agreement %d of %d < 99.5%%", agree, n)
+	}
+	if worst > 2 {
+		t.Errorf("logits differ by up to %.2f quantization steps > 2", worst)
+	}
+	if math.Abs(liteAcc-goAcc) > 0.002 {
+		t.Errorf("TFLite accuracy %.2f%% is more than 0.2 points from Go's %.2f%%", 100*liteAcc, 100*goAcc)
+	}
+}
+
+func argmaxOf(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// TestConvertErrors checks convert's errors: no SavedModel, no Python.
+func TestConvertErrors(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := qat(t, context.Background(), "convert", "--saved-model", dir)
+	if code == 0 || !strings.Contains(stderr, "has no saved_model.pb: export one with qat export first") {
+		t.Errorf("no SavedModel: code %d, stderr %q", code, stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "saved_model.pb"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = qat(t, context.Background(), "convert", "--saved-model", dir, "--python", filepath.Join(dir, "nope"))
+	if code == 0 || !strings.Contains(stderr, "--python "+filepath.Join(dir, "nope")+": not an executable") {
+		t.Errorf("bad python: code %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = qat(t, context.Background(), "export")
+	if code == 0 || !strings.Contains(stderr, "--from is required") {
+		t.Errorf("export without --from: code %d, stderr %q", code, stderr)
+	}
+}
