@@ -1,9 +1,9 @@
 package savedmodel
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -11,8 +11,6 @@ import (
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
-	"github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
-	"google.golang.org/protobuf/proto"
 )
 
 // The names an exported model uses.
@@ -28,29 +26,53 @@ const (
 	VariablesPrefix = "variables/variables"
 )
 
-// Export writes m's inference graph with the given variable values to the
-// new folder dir as a SavedModel. weights holds every model variable by
-// name (Trainer.Weights), ranges every quantizer min/max (Trainer.Ranges).
-// The folder is assembled under a temporary name beside dir and renamed
-// when complete, so a failed export leaves nothing behind.
+// Export writes m's inference graph (fake-quant ops reading the stored
+// ranges, batch norms with their moving statistics, no training ops) with
+// the given variable values to the new folder dir as a SavedModel:
+// saved_model.pb with one MetaGraphDef tagged "serve", its SaverDef and the
+// signature "serving_default" (input "x", float32 [batch, m.Input...];
+// output "logits"), and the values in variables/variables.index and
+// variables/variables.data-00000-of-00001, written by TensorFlow's SaveV2.
+//
+// weights holds every model variable by name (Trainer.Weights), ranges
+// every quantizer min/max the scheme needs (Trainer.Ranges; ranges the
+// model does not use are ignored, so a QAT-trained model can be exported
+// as float). A missing value, or a weight the model does not have, is an
+// error naming it.
+//
+// The values live only in the checkpoint: each variable's initializer in
+// the graph is its restore from the checkpoint, so loaders (which run the
+// SaverDef's restore op) see the exported values and nothing overwrites
+// them. The folder is assembled under a temporary name beside dir and
+// renamed when complete, so a failed export leaves nothing behind.
 func Export(dir string, m models.Model, weights, ranges models.Weights) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("savedmodel: %w", err)
 	}
-	if _, err := os.Lstat(dir); err == nil {
-		return fmt.Errorf("savedmodel: export folder %s already exists; remove it or choose another", dir)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("savedmodel: cannot write %s: %w", dir, err)
+	dir = filepath.Clean(dir)
+	if err := free(dir); err != nil {
+		return err
 	}
-	g, err := build(m, weights, ranges)
+	e, err := build(m, weights, ranges)
 	if err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("savedmodel: cannot write beside %s: %w", dir, err)
+		return fmt.Errorf("savedmodel: cannot write %s: %w", dir, err)
 	}
-	if err := g.write(tmp); err != nil {
+	if err := e.write(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	// MkdirTemp made tmp private (0700); a SavedModel is read by servers
+	// that may run as another user.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("savedmodel: %w", err)
+	}
+	// Rename replaces an empty folder, so look again just before.
+	if err := free(dir); err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}
@@ -58,7 +80,19 @@ func Export(dir string, m models.Model, weights, ranges models.Weights) error {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("savedmodel: %w", err)
 	}
-	return syncDir(filepath.Dir(dir))
+	return syncFile(filepath.Dir(dir))
+}
+
+// free returns an error unless nothing exists at dir.
+func free(dir string) error {
+	_, err := os.Lstat(dir)
+	if err == nil {
+		return fmt.Errorf("savedmodel: export folder %s already exists; remove it or choose another", dir)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("savedmodel: cannot write %s: %w", dir, err)
+	}
+	return nil
 }
 
 // graph is an inference graph with its saver ops.
@@ -67,14 +101,16 @@ type graph struct {
 	x, y    tf.Output
 	vars    []*tfgraph.Variable
 	trained map[string]bool
-	prefix  tf.Output     // save/Const, fed the checkpoint prefix
-	save    tf.Output     // save/control_dependency
-	restore *tf.Operation // save/restore_all
-	reads   map[string]string
-	input   []int64
+	prefix  tf.Output       // save/Const, fed the checkpoint prefix
+	save    tf.Output       // save/control_dependency, runs SaveV2
+	restore *tf.Operation   // save/restore_all
+	assigns []*tf.Operation // save/AssignVariableOp_i, restores vars[i]
+	values  tf.Output       // save/RestoreV2 (output i is vars[i])
+	reads   []tf.Output     // <var>/Read/ReadVariableOp, the snapshots
 }
 
-// build adds the inference graph and the saver to a new graph.
+// build adds the inference graph and the saver to a new graph and checks
+// that weights and ranges give every variable a finite value.
 func build(m models.Model, weights, ranges models.Weights) (*graph, error) {
 	g := tfgraph.NewGraph()
 	x := g.Placeholder(InputName, tf.Float, append([]int64{-1}, m.Input...))
@@ -88,20 +124,34 @@ func build(m models.Model, weights, ranges models.Weights) (*graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("savedmodel: %w", err)
 	}
-	out := &graph{g: g, x: x, y: g.Identity(OutputName, built.Logits), trained: map[string]bool{},
-		reads: map[string]string{}, input: m.Input}
+	out := &graph{g: g, x: x, y: g.Identity(OutputName, built.Logits), trained: map[string]bool{}}
+	known := map[string]bool{}
 	for _, v := range b.Variables() {
-		if _, ok := weights[v.Name]; !ok {
-			return nil, fmt.Errorf("savedmodel: no value for variable %s", v.Name)
+		a, ok := weights[v.Name]
+		if !ok {
+			return nil, fmt.Errorf("savedmodel: weights have no value for variable %s", v.Name)
 		}
+		if err := finite(v.Name, a.Data); err != nil {
+			return nil, err
+		}
+		known[v.Name] = true
 		out.vars = append(out.vars, v)
+	}
+	for _, n := range weights.Names() {
+		if !known[n] {
+			return nil, fmt.Errorf("savedmodel: weights have a value for %s, which the model does not have", n)
+		}
 	}
 	for _, p := range b.Params() {
 		out.trained[p.Var.Name] = true
 	}
 	for _, v := range env.RangeVariables() {
-		if _, ok := r[v.Name]; !ok {
-			return nil, fmt.Errorf("savedmodel: no value for quantizer range %s", v.Name)
+		vals, ok := r[v.Name]
+		if !ok {
+			return nil, fmt.Errorf("savedmodel: ranges have no value for quantizer range %s", v.Name)
+		}
+		if err := finite(v.Name, vals); err != nil {
+			return nil, err
 		}
 		out.vars = append(out.vars, v)
 	}
@@ -112,45 +162,57 @@ func build(m models.Model, weights, ranges models.Weights) (*graph, error) {
 	return out, nil
 }
 
-// addSaver adds TF1's saver: SaveV2 and RestoreV2 over every variable,
-// keyed by variable name, with the prefix in save/Const.
+func finite(name string, vals []float32) error {
+	for i, v := range vals {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("savedmodel: %s[%d] is %v; a model with non-finite values cannot be exported", name, i, v)
+		}
+	}
+	return nil
+}
+
+// addSaver adds the ops of TF1's Saver: SaveV2 and RestoreV2 over every
+// variable, keyed by variable name, with the prefix in save/Const, and the
+// ReadVariableOp snapshots the VariableDefs name.
 func (e *graph) addSaver() {
 	s := e.g.Scope("save")
 	names := make([]string, len(e.vars))
 	slices := make([]string, len(e.vars))
-	reads := make([]tf.Output, len(e.vars))
 	dtypes := make([]tf.DataType, len(e.vars))
 	for i, v := range e.vars {
 		names[i], dtypes[i] = v.Name, v.DType
-		reads[i] = v.Read(e.g.Scope(v.Name+"/Read"), "ReadVariableOp")
-		e.reads[v.Name] = reads[i].Op.Name() + ":0"
+		e.reads = append(e.reads, v.Read(e.g.Scope(v.Name+"/Read"), "ReadVariableOp"))
 	}
 	e.prefix = s.Const("Const", "model")
-	tensorNames := s.Const("SaveV2/tensor_names", names)
-	shapes := s.Const("SaveV2/shape_and_slices", slices)
-	saveOp := s.Op("SaveV2", "SaveV2", []any{e.prefix, tensorNames, shapes, reads}, nil)
+	saveOp := s.Op("SaveV2", "SaveV2", []any{e.prefix, s.Const("SaveV2/tensor_names", names),
+		s.Const("SaveV2/shape_and_slices", slices), e.reads}, nil)
 	e.save = s.WithControlDependencies(saveOp).Identity("control_dependency", e.prefix)
 	restore := s.Op("RestoreV2", "RestoreV2", []any{e.prefix, s.Const("RestoreV2/tensor_names", names),
 		s.Const("RestoreV2/shape_and_slices", slices)}, map[string]any{"dtypes": dtypes})
-	var assigns []*tf.Operation
-	for i, v := range e.vars {
-		if restore == nil {
-			break
-		}
-		assigns = append(assigns, v.Assign(s, fmt.Sprintf("AssignVariableOp_%d", i), restore.Output(i)))
+	if restore == nil {
+		return
 	}
-	e.restore = s.Group("restore_all", assigns...)
+	for i, v := range e.vars {
+		e.assigns = append(e.assigns, v.Assign(s, fmt.Sprintf("AssignVariableOp_%d", i), restore.Output(i)))
+	}
+	e.restore = s.Group("restore_all", e.assigns...)
+	e.values = restore.Output(0)
 }
 
-// write runs the variables' initializers (which hold the given values),
-// saves them with SaveV2 under dir/variables/, and writes saved_model.pb.
+// write assigns the variables their values (the initializers built from
+// weights and ranges), saves them with SaveV2 under dir/variables/, and
+// writes saved_model.pb without those initializers.
 func (e *graph) write(dir string) error {
 	sess, err := tfgraph.NewSession(e.g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
 	if err != nil {
 		return fmt.Errorf("savedmodel: %w", err)
 	}
 	defer sess.Close()
-	if _, err := sess.Run(nil, nil, []*tf.Operation{e.g.InitOp()}); err != nil {
+	inits := make([]*tf.Operation, len(e.vars))
+	for i, v := range e.vars {
+		inits[i] = v.Initializer
+	}
+	if _, err := sess.Run(nil, nil, inits); err != nil {
 		return fmt.Errorf("savedmodel: assign values: %w", err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "variables"), 0o755); err != nil {
@@ -163,19 +225,11 @@ func (e *graph) write(dir string) error {
 	if _, err := sess.Run(map[tf.Output]*tf.Tensor{e.prefix: prefix}, []tf.Output{e.save}, nil); err != nil {
 		return fmt.Errorf("savedmodel: write variables: %w", err)
 	}
-	var gd bytes.Buffer
-	if _, err := e.g.TF().WriteTo(&gd); err != nil {
-		return fmt.Errorf("savedmodel: serialise graph: %w", err)
-	}
-	def := &graph_go_proto.GraphDef{}
-	if err := proto.Unmarshal(gd.Bytes(), def); err != nil {
-		return fmt.Errorf("savedmodel: read back graph: %w", err)
-	}
-	pb, err := proto.Marshal(e.savedModel(def))
+	sm, err := e.savedModel()
 	if err != nil {
-		return fmt.Errorf("savedmodel: %w", err)
+		return err
 	}
-	if err := writeSynced(filepath.Join(dir, "saved_model.pb"), pb); err != nil {
+	if err := writeSynced(filepath.Join(dir, "saved_model.pb"), sm); err != nil {
 		return err
 	}
 	for _, f := range []string{VariablesPrefix + ".index", VariablesPrefix + ".data-00000-of-00001"} {
@@ -183,5 +237,8 @@ func (e *graph) write(dir string) error {
 			return err
 		}
 	}
-	return syncDir(filepath.Join(dir, "variables"))
+	if err := syncFile(filepath.Join(dir, "variables")); err != nil {
+		return err
+	}
+	return syncFile(dir)
 }

@@ -1,9 +1,12 @@
 package savedmodel
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"strings"
 
+	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/core/framework/graph_go_proto"
 	"github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
@@ -13,25 +16,31 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// savedModel is the saved_model.pb message: schema version 1 and one
-// MetaGraphDef tagged "serve" with the graph, the saver, the variable
-// collections (which Python's loader uses to find the variables) and the
-// serving_default signature.
-func (e *graph) savedModel(def *graph_go_proto.GraphDef) *pb.SavedModel {
+// savedModel returns the serialised saved_model.pb: schema version 1 and
+// one MetaGraphDef tagged "serve" with the graph (without the initializers
+// that held the values), the saver, the variable collections (which
+// Python's loader uses to find the variables) and the serving_default
+// signature.
+func (e *graph) savedModel() ([]byte, error) {
+	def, err := e.graphDef()
+	if err != nil {
+		return nil, err
+	}
 	var all, trainable [][]byte
-	for _, v := range e.vars {
-		node := e.g.Node(v.Initializer)
+	for i, v := range e.vars {
+		// The restore is the initializer: the checkpoint holds the value.
 		vd := &variable_go_proto.VariableDef{
-			VariableName:    v.Name + ":0",
-			InitializerName: v.Initializer.Name(),
-			SnapshotName:    e.reads[v.Name],
-			IsResource:      true,
-			Trainable:       e.trained[v.Name],
+			VariableName:     v.Handle.Op.Name() + ":0",
+			InitializerName:  e.assigns[i].Name(),
+			InitialValueName: fmt.Sprintf("%s:%d", e.values.Op.Name(), i),
+			SnapshotName:     e.reads[i].Op.Name() + ":0",
+			IsResource:       true,
+			Trainable:        e.trained[v.Name],
 		}
-		if node != nil && len(node.Inputs) > 1 {
-			vd.InitialValueName = fmt.Sprintf("%s:%d", node.Inputs[1].Op.Name(), node.Inputs[1].Index)
+		b, err := proto.Marshal(vd)
+		if err != nil {
+			return nil, fmt.Errorf("savedmodel: variable %s: %w", v.Name, err)
 		}
-		b, _ := proto.Marshal(vd)
 		all = append(all, b)
 		if vd.Trainable {
 			trainable = append(trainable, b)
@@ -40,18 +49,13 @@ func (e *graph) savedModel(def *graph_go_proto.GraphDef) *pb.SavedModel {
 	collection := func(v [][]byte) *pb.CollectionDef {
 		return &pb.CollectionDef{Kind: &pb.CollectionDef_BytesList_{BytesList: &pb.CollectionDef_BytesList{Value: v}}}
 	}
-	dims := []*tensor_shape_go_proto.TensorShapeProto_Dim{{Size: -1}}
-	for _, d := range e.input {
-		dims = append(dims, &tensor_shape_go_proto.TensorShapeProto_Dim{Size: d})
+	in, err := tensorInfo(e.x)
+	if err != nil {
+		return nil, err
 	}
-	outDims, _ := e.y.Shape().ToSlice()
-	outShape := &tensor_shape_go_proto.TensorShapeProto{}
-	for _, d := range outDims {
-		outShape.Dim = append(outShape.Dim, &tensor_shape_go_proto.TensorShapeProto_Dim{Size: d})
-	}
-	info := func(o tf.Output, shape *tensor_shape_go_proto.TensorShapeProto) *pb.TensorInfo {
-		return &pb.TensorInfo{Encoding: &pb.TensorInfo_Name{Name: fmt.Sprintf("%s:%d", o.Op.Name(), o.Index)},
-			Dtype: types_go_proto.DataType_DT_FLOAT, TensorShape: shape}
+	out, err := tensorInfo(e.y)
+	if err != nil {
+		return nil, err
 	}
 	mg := &pb.MetaGraphDef{
 		MetaInfoDef: &pb.MetaGraphDef_MetaInfoDef{Tags: []string{Tag}, TensorflowVersion: tf.Version()},
@@ -66,18 +70,77 @@ func (e *graph) savedModel(def *graph_go_proto.GraphDef) *pb.SavedModel {
 		},
 		CollectionDef: map[string]*pb.CollectionDef{"variables": collection(all)},
 		SignatureDef: map[string]*pb.SignatureDef{Signature: {
-			Inputs:     map[string]*pb.TensorInfo{InputName: info(e.x, &tensor_shape_go_proto.TensorShapeProto{Dim: dims})},
-			Outputs:    map[string]*pb.TensorInfo{OutputName: info(e.y, outShape)},
+			Inputs:     map[string]*pb.TensorInfo{InputName: in},
+			Outputs:    map[string]*pb.TensorInfo{OutputName: out},
 			MethodName: "tensorflow/serving/predict",
 		}},
 	}
 	if len(trainable) > 0 {
 		mg.CollectionDef["trainable_variables"] = collection(trainable)
 	}
-	return &pb.SavedModel{SavedModelSchemaVersion: 1, MetaGraphs: []*pb.MetaGraphDef{mg}}
+	b, err := proto.Marshal(&pb.SavedModel{SavedModelSchemaVersion: 1, MetaGraphs: []*pb.MetaGraphDef{mg}})
+	if err != nil {
+		return nil, fmt.Errorf("savedmodel: %w", err)
+	}
+	return b, nil
 }
 
-// writeSynced writes data to path and flushes it to disk.
+// graphDef returns the graph without the variables' initializers (each an
+// AssignVariableOp of a Const holding the whole value): the values are in
+// the checkpoint, and keeping them would double the folder's size and
+// leave an op that overwrites restored values with a second copy.
+func (e *graph) graphDef() (*graph_go_proto.GraphDef, error) {
+	var buf bytes.Buffer
+	if _, err := e.g.TF().WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("savedmodel: serialise graph: %w", err)
+	}
+	def := &graph_go_proto.GraphDef{}
+	if err := proto.Unmarshal(buf.Bytes(), def); err != nil {
+		return nil, fmt.Errorf("savedmodel: read back graph: %w", err)
+	}
+	drop := map[string]bool{}
+	for _, v := range e.vars {
+		drop[v.Initializer.Name()] = true
+		if n := e.g.Node(v.Initializer); n != nil && len(n.Inputs) == 2 && n.Inputs[1].Op.Type() == "Const" {
+			drop[n.Inputs[1].Op.Name()] = true
+		}
+	}
+	kept := def.Node[:0]
+	for _, n := range def.Node {
+		if !drop[n.Name] {
+			kept = append(kept, n)
+		}
+	}
+	def.Node = kept
+	for _, n := range def.Node {
+		for _, in := range n.Input {
+			if drop[strings.SplitN(strings.TrimPrefix(in, "^"), ":", 2)[0]] {
+				return nil, fmt.Errorf("savedmodel: op %s uses %s, an initializer left out of the export", n.Name, in)
+			}
+		}
+	}
+	return def, nil
+}
+
+// tensorInfo describes a float32 tensor for a signature, -1 for the
+// unknown batch size.
+func tensorInfo(o tf.Output) (*pb.TensorInfo, error) {
+	dims, err := tfgraph.ShapeOf(o)
+	if err != nil {
+		return nil, fmt.Errorf("savedmodel: %w", err)
+	}
+	shape := &tensor_shape_go_proto.TensorShapeProto{}
+	for _, d := range dims {
+		shape.Dim = append(shape.Dim, &tensor_shape_go_proto.TensorShapeProto_Dim{Size: d})
+	}
+	return &pb.TensorInfo{
+		Encoding:    &pb.TensorInfo_Name{Name: fmt.Sprintf("%s:%d", o.Op.Name(), o.Index)},
+		Dtype:       types_go_proto.DataType_DT_FLOAT,
+		TensorShape: shape,
+	}, nil
+}
+
+// writeSynced writes data to the new file path and flushes it to disk.
 func writeSynced(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -97,6 +160,7 @@ func writeSynced(path string, data []byte) error {
 	return nil
 }
 
+// syncFile flushes a file or folder to disk.
 func syncFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -108,5 +172,3 @@ func syncFile(path string) error {
 	}
 	return nil
 }
-
-func syncDir(dir string) error { return syncFile(dir) }

@@ -2,9 +2,12 @@
 
 usage: savedmodel_check.py SAVED_MODEL IN.npz OUT.npz
 
-Loads the folder with tf.saved_model.load, runs its serving_default
-signature on IN.npz's x (float32 [N, ...]) and writes the `logits` to
-OUT.npz, with `variables` (the number of variables the loader restored).
+Loads the folder with tf.saved_model.load (which reads a TF1-style
+SavedModel through load_v1_in_v2: it restores the variables with the
+SaverDef's restore op and exposes the signatures), runs its
+serving_default signature on IN.npz's x (float32 [N, ...]) and writes to
+OUT.npz the `logits` and the value of every variable the loader found,
+under `variable/<name>`.
 """
 import os
 import sys
@@ -22,8 +25,10 @@ def main(model_dir, inp, out):
     loaded = tf.saved_model.load(model_dir)
     fn = loaded.signatures["serving_default"]
     x = np.load(inp)["x"].astype(np.float32)
-    logits = fn(x=tf.constant(x))["logits"].numpy()
-    np.savez(out, logits=logits, variables=np.float32(len(loaded.variables)))
+    result = {"logits": fn(x=tf.constant(x))["logits"].numpy()}
+    for v in loaded.variables:
+        result["variable/" + v.name.split(":")[0]] = v.numpy()
+    np.savez(out, **result)
 
 
 if __name__ == "__main__":
