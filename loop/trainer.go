@@ -23,6 +23,9 @@ type Config struct {
 	// (from Calibrate); the others start where their policy says.
 	Ranges  map[string][]float32
 	Session tfgraph.SessionConfig
+	// KeepCheckpoints is how many checkpoints Save keeps in its folder:
+	// 0 means DefaultKeepCheckpoints, a negative number all of them.
+	KeepCheckpoints int
 }
 
 // DefaultConfig is the article's setup: Adam(learning_rate=0.01), one
@@ -52,6 +55,9 @@ type Trainer struct {
 	evalX   tf.Output
 	logits  tf.Output
 	step    int
+	losses  []float32 // of every step, restored ones too
+	ckpt    ckptGraph
+	keep    int // checkpoints Save keeps
 }
 
 // StepResult reports one finished step (1-based) and the loss it computed
@@ -77,7 +83,10 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	if err := cfg.Adam.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Trainer{}
+	t := &Trainer{keep: cfg.KeepCheckpoints}
+	if t.keep == 0 {
+		t.keep = DefaultKeepCheckpoints
+	}
 	batch := data.X.Shape[0]
 	if cfg.BatchSize > 0 {
 		var err error
@@ -139,6 +148,12 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	for _, v := range t.vars {
 		t.reads = append(t.reads, v.Read(rs, "read"))
 	}
+	var batchSize int64 // 0: full batch, whose order no seed changes
+	var dataSeed uint64
+	if t.batches != nil {
+		batchSize, dataSeed = int64(cfg.BatchSize), cfg.DataSeed
+	}
+	t.ckpt = addCheckpointOps(g, t.vars, t.reads, batchSize, data.X.Shape[0], dataSeed)
 	initOp := g.InitOp()
 	if err := g.Err(); err != nil {
 		return nil, err
@@ -212,6 +227,7 @@ func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, error) {
 	}
 	t.step++
 	loss, ok := out[0].Value().(float32)
+	t.losses = append(t.losses, loss)
 	if !ok {
 		return 0, fmt.Errorf("step %d: loss has type %T", t.step, out[0].Value())
 	}

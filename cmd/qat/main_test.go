@@ -118,11 +118,23 @@ func TestTrainInterrupted(t *testing.T) {
 	cancel()
 	out := t.TempDir()
 	code, _, stderr := qat(t, ctx, "train", "--example", "2", "--steps", "5", "--out", out)
-	if code != 1 || !strings.HasPrefix(stderr, "qat: interrupted after step 0 of 5") {
+	if code != 1 || !strings.HasPrefix(stderr, "qat: interrupted after step 0 of 5") || !strings.Contains(stderr, "(continue with --resume)") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	if n := len(readLosses(t, filepath.Join(out, "losses.csv"))); n != 0 {
 		t.Errorf("%d losses, want 0", n)
+	}
+	// The interrupted run left a checkpoint; --resume finishes the run.
+	ckpt := filepath.Join(out, "checkpoints", "ckpt-000000000")
+	if _, err := os.Stat(ckpt); err != nil {
+		t.Fatalf("no checkpoint of the interrupted run: %v", err)
+	}
+	code, stdout, stderr := qat(t, context.Background(), "train", "--example", "2", "--steps", "5", "--out", out, "--resume")
+	if code != 0 || !strings.Contains(stderr, "qat: resuming from "+ckpt+" (step 0 of 5)") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if n := len(readLosses(t, filepath.Join(out, "losses.csv"))); n != 5 {
+		t.Errorf("%d losses after resuming, want 5", n)
 	}
 }
 
@@ -154,6 +166,8 @@ func TestTrainErrors(t *testing.T) {
 		{"init names", []string{"--example", "1", "--init", filepath.Join(dir, "bad.npz")}, filepath.Join(dir, "bad.npz") + `: initial weights name "x", which the model does not have`},
 		{"steps", []string{"--steps", "0"}, "--steps 0 must be > 0"},
 		{"lr", []string{"--lr", "-1"}, "--lr -1 must be finite and > 0"},
+		{"checkpoint-every", []string{"--checkpoint-every", "-1"}, "--checkpoint-every -1 must be >= 0"},
+		{"log-every", []string{"--log-every", "0"}, "--log-every 0 must be > 0"},
 		{"bad flag value", []string{"--steps", "many"}, `invalid argument "many" for "--steps"`},
 		{"unknown flag", []string{"--epoch", "3"}, "unknown flag: --epoch (see qat train --help)"},
 		{"epochs without batches", []string{"--epochs", "3"}, "epochs and calibration_batches need batch_size"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -26,6 +27,9 @@ type trainFlags struct {
 	lr                      float64
 	fused                   bool
 	epochs, threads         int
+	checkpointEvery         int
+	resume                  bool
+	logEvery                int
 }
 
 func newTrain() *cobra.Command {
@@ -33,10 +37,18 @@ func newTrain() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "train",
 		Short: "Train one of the article's examples, or a model described by a config file",
-		Long: `Train a model with fake-quantized weights, biases and activations, full
-batch, with Adam on one intra-op and one inter-op thread. Writes
-DIR/losses.csv, DIR/initial_weights.npz and DIR/weights.npz (the final float
-master weights).`,
+		Long: `Train a model with fake-quantized weights, biases and activations, with
+Adam on one intra-op and one inter-op thread. Writes DIR/losses.csv,
+DIR/initial_weights.npz, DIR/weights.npz (the final float master weights),
+DIR/ranges.npz and DIR/config.yaml.
+
+Checkpoints of the whole training state (variables, Adam's slots, the step,
+the data order, the losses so far) go to DIR/checkpoints: one at the end of
+the run (also when it is interrupted) and, with --checkpoint-every N, one
+every N steps; the newest 3 are kept. --resume continues from the newest
+checkpoint that reads back cleanly up to the run's total steps, and ends
+with the same bits as a run that was never stopped. Python reads them with
+tf.train.load_checkpoint("DIR/checkpoints/ckpt-<step>").`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return train(c, f) },
 	}
@@ -52,6 +64,9 @@ master weights).`,
 	fl.IntVar(&f.epochs, "epochs", 0, "train for `N` passes over the data (needs batch_size; overrides --steps)")
 	fl.IntVar(&f.threads, "threads", 1, "TensorFlow intra-op threads (1 gives the same bits on every machine)")
 	fl.StringVar(&f.out, "out", "out/run", "write results to `DIR` (created if missing)")
+	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also write a checkpoint to DIR/checkpoints every `N` steps (0: only at the end)")
+	fl.BoolVar(&f.resume, "resume", false, "continue from the newest good checkpoint in DIR/checkpoints (from step 1 if there is none)")
+	fl.IntVar(&f.logEvery, "log-every", 10, "when stderr is not a terminal, print the loss every `N` steps")
 	return c
 }
 
@@ -94,6 +109,12 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 	if f.threads <= 0 {
 		return nil, "", fmt.Errorf("--threads %d must be > 0", f.threads)
 	}
+	if f.checkpointEvery < 0 {
+		return nil, "", fmt.Errorf("--checkpoint-every %d must be >= 0", f.checkpointEvery)
+	}
+	if f.logEvery <= 0 {
+		return nil, "", fmt.Errorf("--log-every %d must be > 0", f.logEvery)
+	}
 	if fl.Changed("seed") {
 		cfg.Seed = f.seed
 	}
@@ -127,8 +148,11 @@ func train(c *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.out, 0o755); err != nil {
-		return err
+	ckpts := filepath.Join(f.out, "checkpoints")
+	for _, dir := range []string{f.out, ckpts} {
+		if err := writable(dir); err != nil {
+			return err
+		}
 	}
 	if err := models.WriteNPZ(filepath.Join(f.out, "initial_weights.npz"), init); err != nil {
 		return err
@@ -157,11 +181,40 @@ func train(c *cobra.Command, f *trainFlags) error {
 
 	fmt.Fprintf(stdout, "%s: %s, %d examples, adam lr %g%s, %d steps\n",
 		what, shape(m), data.X.Shape[0], o.LearningRate, map[bool]string{true: " (fused)"}[o.Fused], cfg.Steps)
-	var losses []float32
-	p := newProgress(stderr, cfg.Steps)
-	runErr := tr.Run(ctx, cfg.Steps, func(r loop.StepResult) error {
-		losses = append(losses, r.Loss)
+	// A run without --resume starts a new history: the checkpoints of an
+	// earlier run are removed once this run has written its first.
+	var stale []loop.Checkpoint
+	if f.resume {
+		if err := resume(stderr, tr, ckpts, cfg.Steps); err != nil {
+			return err
+		}
+	} else if stale, err = loop.Checkpoints(ckpts); err != nil {
+		return err
+	} else if len(stale) > 0 {
+		fmt.Fprintf(stderr, "qat: note: %s holds checkpoints of an earlier run (newest: step %d); this run replaces them (pass --resume to continue that run instead)\n", ckpts, stale[0].Step)
+	}
+	save := func() (string, error) {
+		path, err := tr.Save(ckpts)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range stale {
+			if c.Path != path {
+				if err := os.RemoveAll(c.Path); err != nil {
+					return "", err
+				}
+			}
+		}
+		stale = nil
+		return path, nil
+	}
+	p := newProgress(stderr, cfg.Steps, f.logEvery, tr.StepsDone())
+	runErr := tr.Run(ctx, cfg.Steps-tr.StepsDone(), func(r loop.StepResult) error {
 		p.step(r)
+		if f.checkpointEvery > 0 && r.Step%f.checkpointEvery == 0 && r.Step < cfg.Steps {
+			_, err := save()
+			return err
+		}
 		return nil
 	})
 	p.done()
@@ -169,11 +222,16 @@ func train(c *cobra.Command, f *trainFlags) error {
 	if runErr != nil && !interrupted {
 		return runErr
 	}
+	ckpt, err := save()
+	if err != nil {
+		return err
+	}
+	losses := tr.Losses()
 	if err := writeResults(f.out, tr, losses); err != nil {
 		return err
 	}
 	if interrupted {
-		return fmt.Errorf("interrupted after step %d of %d; results so far are in %s", len(losses), cfg.Steps, f.out)
+		return fmt.Errorf("interrupted after step %d of %d; results so far are in %s (continue with --resume)", len(losses), cfg.Steps, f.out)
 	}
 	fmt.Fprintf(stdout, "loss %.4f (step 1) -> %.4f (step %d)\n", losses[0], losses[len(losses)-1], len(losses))
 	if test != nil {
@@ -181,7 +239,42 @@ func train(c *cobra.Command, f *trainFlags) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "wrote losses.csv, weights.npz, ranges.npz and initial_weights.npz to %s\n", f.out)
+	fmt.Fprintf(stdout, "wrote losses.csv, weights.npz, ranges.npz and initial_weights.npz to %s, checkpoint %s\n", f.out, ckpt)
+	return nil
+}
+
+// writable creates dir if missing and checks that files can be created in
+// it, so that a read-only output folder fails before training.
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output folder: %w", err)
+	}
+	probe, err := os.CreateTemp(dir, ".qat-write-test-*")
+	if err != nil {
+		return fmt.Errorf("output folder %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// resume restores the newest good checkpoint in dir, reporting on stderr
+// the ones it skipped; with no checkpoint it starts from step 1.
+func resume(stderr io.Writer, tr *loop.Trainer, dir string, steps int) error {
+	path, skipped, err := tr.RestoreLatest(dir)
+	switch {
+	case errors.Is(err, loop.ErrNoCheckpoint):
+		fmt.Fprintf(stderr, "qat: no checkpoint in %s; starting from step 1\n", dir)
+		return nil
+	case err != nil:
+		return err
+	}
+	for _, e := range skipped {
+		fmt.Fprintf(stderr, "qat: warning: skipped a bad checkpoint: %v\n", e)
+	}
+	if tr.StepsDone() > steps {
+		return fmt.Errorf("checkpoint %s is at step %d, past this run's %d steps (raise --steps to train further)", path, tr.StepsDone(), steps)
+	}
+	fmt.Fprintf(stderr, "qat: resuming from %s (step %d of %d)\n", path, tr.StepsDone(), steps)
 	return nil
 }
 
@@ -276,20 +369,22 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // progress shows training progress on w: a bar with the loss on a
-// terminal, otherwise a line every 10 steps (and at the last).
+// terminal, otherwise a line every few steps (and at the last).
 type progress struct {
-	w     io.Writer
-	steps int
-	bar   *progressbar.ProgressBar
+	w            io.Writer
+	steps, every int
+	bar          *progressbar.ProgressBar
 }
 
-func newProgress(w io.Writer, steps int) *progress {
-	p := &progress{w: w, steps: steps}
+// newProgress shows steps steps, the first done of them already run.
+func newProgress(w io.Writer, steps, every, done int) *progress {
+	p := &progress{w: w, steps: steps, every: every}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.bar = progressbar.NewOptions(steps, progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription("loss     -"), progressbar.OptionShowCount(),
 			progressbar.OptionSetWidth(30), progressbar.OptionSetItsString("steps"), progressbar.OptionShowIts(),
 			progressbar.OptionThrottle(50*time.Millisecond), progressbar.OptionClearOnFinish())
+		_ = p.bar.Set(done)
 	}
 	return p
 }
@@ -300,7 +395,7 @@ func (p *progress) step(r loop.StepResult) {
 		_ = p.bar.Add(1) // a display error must not stop training
 		return
 	}
-	if r.Step%10 == 0 || r.Step == p.steps {
+	if r.Step%p.every == 0 || r.Step == p.steps {
 		fmt.Fprintf(p.w, "step %d/%d loss %.4f\n", r.Step, p.steps, r.Loss)
 	}
 }
