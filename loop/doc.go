@@ -4,5 +4,6 @@
 // statistics, the step counter), a loop that runs steps and reports each
 // one, evaluation through an inference graph on the same variables
 // (Trainer.Evaluate) or in a session of its own (Evaluator), and range
-// calibration (Calibrate).
+// calibration (Calibrate), and checkpoints (Save, Restore, RestoreLatest) that
+// resume a run bit for bit.
 package loop
