@@ -52,3 +52,17 @@ fmt-check:
 
 clean:
 	rm -rf bin $(OUT)
+
+# The container image (docker/): built and run with docker where a Docker
+# engine answers, else with buildah (base images it cannot pull are built
+# locally under their official names). See docker/README.md.
+.PHONY: image image-test
+## image: qat-go/qat (qat + libtensorflow on distroless cc, no Python) and
+## qat-go/qat:convert (+ Python and the venv, for qat convert); IMAGE=name to rename.
+image:
+	@bash docker/build.sh
+
+## image-test: runs both images: ldd and size of the runtime image, a small
+## 8-bit QAT CNN trained and exported in it, converted to int8 TFLite in :convert.
+image-test:
+	@bash docker/test.sh
