@@ -246,7 +246,7 @@ func (t *Trainer) save(dir, final string) error {
 	// Python's tf.train.latest_checkpoint(dir) reads this file; qat's own
 	// RestoreLatest lists the folders instead.
 	latest := fmt.Sprintf("model_checkpoint_path: %q\n", filepath.Join(filepath.Base(final), ckptPrefix))
-	return writeFileAtomic(filepath.Join(dir, ckptStateFile), []byte(latest))
+	return models.WriteFile(filepath.Join(dir, ckptStateFile), []byte(latest))
 }
 
 // syncFolder fsyncs dir (and, with files, the files in it).
@@ -275,26 +275,6 @@ func syncFile(path string) error {
 	err = f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	return err
-}
-
-// writeFileAtomic writes data to a temporary file and renames it to path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
 	}
 	return err
 }

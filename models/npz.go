@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -55,42 +56,55 @@ func ReadNPZ(path string) (map[string]Array, error) {
 }
 
 // WriteNPZ writes arrays to an .npz file that numpy.load reads with their
-// shapes. It writes a temporary file and renames it, so a crash never
-// leaves a half-written file under path.
+// shapes, atomically (WriteFileAtomic).
 func WriteNPZ(path string, arrays map[string]Array) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	err := WriteFileAtomic(path, func(f io.Writer) error {
+		w := npz.NewWriter(f)
+		for _, name := range Weights(arrays).Names() {
+			v, err := nested(arrays[name])
+			if err != nil {
+				return fmt.Errorf("array %s: %w", name, err)
+			}
+			if err := w.Write(name+".npy", v); err != nil {
+				return err
+			}
+		}
+		return w.Close()
+	})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	w := npz.NewWriter(tmp)
-	for _, name := range Weights(arrays).Names() {
-		a := arrays[name]
-		v, err := nested(a)
-		if err != nil {
-			tmp.Close()
-			return fmt.Errorf("write %s: array %s: %w", path, name, err)
-		}
-		if err := w.Write(name+".npy", v); err != nil {
-			tmp.Close()
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
 	return nil
+}
+
+// WriteFileAtomic writes a file through write into a temporary file beside
+// path, flushes it to disk and renames it to path, so a crash never leaves
+// a half-written file under path.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	err = write(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	return err
+}
+
+// WriteFile writes data to path with WriteFileAtomic.
+func WriteFile(path string, data []byte) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 }
 
 // nested turns flat row-major data into nested slices ([][]float32, ...)

@@ -88,5 +88,5 @@ func evaluate(stdout io.Writer, dir string, m models.Model, tr *loop.Trainer, te
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "metrics.json"), append(data, '\n'))
+	return models.WriteFile(filepath.Join(dir, "metrics.json"), append(data, '\n'))
 }

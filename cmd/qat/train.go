@@ -312,7 +312,7 @@ func writeResults(dir string, tr *loop.Trainer, losses []float32) error {
 	for i, l := range losses {
 		fmt.Fprintf(&b, "%d,%s\n", i+1, strconv.FormatFloat(float64(l), 'g', -1, 32))
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "losses.csv"), b.Bytes()); err != nil {
+	if err := models.WriteFile(filepath.Join(dir, "losses.csv"), b.Bytes()); err != nil {
 		return err
 	}
 	if err := models.WriteNPZ(filepath.Join(dir, "weights.npz"), w); err != nil {
@@ -342,30 +342,7 @@ func writeConfig(path string, cfg *models.Config) error {
 	if err := c.Encode(&b); err != nil {
 		return fmt.Errorf("config.yaml: %w", err)
 	}
-	return writeFileAtomic(path, b.Bytes())
-}
-
-// writeFileAtomic writes data to a temporary file and renames it to path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return models.WriteFile(path, b.Bytes())
 }
 
 // progress shows training progress on w: a bar with the loss on a
