@@ -3,12 +3,12 @@ package loop_test
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
@@ -249,33 +249,12 @@ func TestCheckpointReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readOnly(t, dir)
+	testutil.ReadOnly(t, dir)
 	ckptSteps(t, tr, 1)
 	if _, err := tr.Save(dir); err == nil || !strings.HasPrefix(err.Error(), "checkpoint step 2: mkdir "+dir+"/.tmp-ckpt-") {
 		t.Fatalf("Save into a read-only folder: %v", err)
 	}
 	if err := tr.Restore(good); err != nil {
 		t.Fatalf("the earlier checkpoint: %v", err)
-	}
-}
-
-// readOnly makes dir unwritable, for root too (chattr +i), or skips.
-func readOnly(t *testing.T, dir string) {
-	t.Helper()
-	if err := os.Chmod(dir, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(dir, 0o755) })
-	probe := filepath.Join(dir, ".probe")
-	if os.WriteFile(probe, nil, 0o644) == nil { // root ignores modes
-		os.Remove(probe)
-		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
-			t.Skipf("cannot make %s read-only: chattr: %v %s", dir, err, out)
-		}
-		t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
-		if os.WriteFile(probe, nil, 0o644) == nil {
-			os.Remove(probe)
-			t.Skipf("cannot make %s read-only", dir)
-		}
 	}
 }

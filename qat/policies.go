@@ -41,16 +41,9 @@ func (q LastValue) Apply(e *Env, name string, x tf.Output) tf.Output {
 	if !e.check(name, q) {
 		return tf.Output{}
 	}
-	shape := rangeShape(e.Graph, x, q.PerChannel)
-	lo, hi := e.rangeVar(name+"_min", shape, InitMin), e.rangeVar(name+"_max", shape, InitMax)
-	s := e.Graph.Scope(name + "_LastValueQuant")
-	if !e.Training && !e.Calibrate {
-		return fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), q.PerChannel, q.NumBits, q.NarrowRange)
-	}
-	bmin, bmax := batchRange(s, x, q.PerChannel)
-	rmin, rmax := clipRange(s, bmin, bmax, q.Symmetric, q.NumBits, q.NarrowRange)
-	if e.Calibrate {
-		return e.observe(x, lo, hi, rmin, rmax)
+	s, lo, hi, rmin, rmax, done := e.batchRanges(name, "_LastValueQuant", x, q.PerChannel, q.Symmetric, q.NumBits, q.NarrowRange)
+	if done != (tf.Output{}) {
+		return done
 	}
 	minv, maxv := e.store(s, lo, hi, rmin, rmax, "Last")
 	return e.delayed(s, fakeQuant(s, x, minv, maxv, q.PerChannel, q.NumBits, q.NarrowRange), x)
@@ -89,16 +82,9 @@ func (q MovingAverage) Apply(e *Env, name string, x tf.Output) tf.Output {
 	if !e.check(name, q) {
 		return tf.Output{}
 	}
-	shape := rangeShape(e.Graph, x, q.PerChannel)
-	lo, hi := e.rangeVar(name+"_min", shape, InitMin), e.rangeVar(name+"_max", shape, InitMax)
-	s := e.Graph.Scope(name + "_MovingAvgQuantize")
-	if !e.Training && !e.Calibrate {
-		return fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), q.PerChannel, q.NumBits, q.NarrowRange)
-	}
-	bmin, bmax := batchRange(s, x, q.PerChannel)
-	rmin, rmax := clipRange(s, bmin, bmax, q.Symmetric, q.NumBits, q.NarrowRange)
-	if e.Calibrate {
-		return e.observe(x, lo, hi, rmin, rmax)
+	s, lo, hi, rmin, rmax, done := e.batchRanges(name, "_MovingAvgQuantize", x, q.PerChannel, q.Symmetric, q.NumBits, q.NarrowRange)
+	if done != (tf.Output{}) {
+		return done
 	}
 	on := e.rangesActive(s)
 	y := fakeQuant(s, x, emaRead(s, lo, "AssignMinEma", rmin, q.Decay, on), emaRead(s, hi, "AssignMaxEma", rmax, q.Decay, on),

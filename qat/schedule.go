@@ -92,3 +92,24 @@ func (e *Env) store(s *tfgraph.Graph, lo, hi *tfgraph.Variable, min, max tf.Outp
 	}
 	return assignRead(s, lo, "AssignMin"+kind, min), assignRead(s, hi, "AssignMax"+kind, max)
 }
+
+// batchRanges is the part LastValue and MovingAverage share: it makes the
+// range variables <name>_min and <name>_max (from [InitMin, InitMax]) and
+// the op scope name+kind, and returns the batch's clipped range. In an
+// inference or calibration graph the quantizer is finished there, and done
+// is its output.
+func (e *Env) batchRanges(name, kind string, x tf.Output, perChannel, symmetric bool, numBits int, narrow bool) (
+	s *tfgraph.Graph, lo, hi *tfgraph.Variable, rmin, rmax, done tf.Output) {
+	shape := rangeShape(e.Graph, x, perChannel)
+	lo, hi = e.rangeVar(name+"_min", shape, InitMin), e.rangeVar(name+"_max", shape, InitMax)
+	s = e.Graph.Scope(name + kind)
+	if !e.Training && !e.Calibrate {
+		return s, lo, hi, rmin, rmax, fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), perChannel, numBits, narrow)
+	}
+	bmin, bmax := batchRange(s, x, perChannel)
+	rmin, rmax = clipRange(s, bmin, bmax, symmetric, numBits, narrow)
+	if e.Calibrate {
+		done = e.observe(x, lo, hi, rmin, rmax)
+	}
+	return s, lo, hi, rmin, rmax, done
+}

@@ -18,24 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/models"
 )
 
-// killConfig is a small 8-bit QAT CNN on MNIST, 60 steps of 32 images.
-const killConfig = `input: [28, 28, 1]
-data: {mnist: true}
-seed: 3
-batch_size: 32
-steps: 60
-optimizer: {name: adam, learning_rate: 0.001}
-scheme: {input_bits: 8, default: {weight_bits: 8, activation_bits: 8}}
-layers:
-  - {type: conv2d, name: c1, filters: 8, kernel: [3, 3], activation: relu}
-  - {type: max_pool, name: p1}
-  - {type: conv2d, name: c2, filters: 16, kernel: [3, 3], activation: relu}
-  - {type: flatten, name: f}
-  - {type: dense, name: d, units: 10}
-`
+// killConfig is the small 8-bit QAT CNN, 60 steps of 32 images.
+var killConfig = smallCNNConfig(3, 32, 60)
 
 // buildQat builds the qat binary into a temporary folder (with the cgo
 // environment the test runs in).
@@ -333,7 +321,7 @@ func TestTrainResumeErrors(t *testing.T) {
 			if which == "checkpoints" {
 				dir = filepath.Join(run, "checkpoints")
 			}
-			readOnly(t, dir)
+			testutil.ReadOnly(t, dir)
 			code, stdout, stderr := qat(t, ctx, "train", "--example", "3", "--steps", "30", "--out", run, "--resume")
 			if want := "qat: output folder " + dir + " is not writable: "; code != 1 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("exit %d, stderr %q\nwant one line starting %q", code, stderr, want)
@@ -345,26 +333,5 @@ func TestTrainResumeErrors(t *testing.T) {
 				t.Errorf("checkpoints %v", got)
 			}
 		})
-	}
-}
-
-// readOnly makes dir unwritable, for root too (chattr +i), or skips.
-func readOnly(t *testing.T, dir string) {
-	t.Helper()
-	if err := os.Chmod(dir, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(dir, 0o755) })
-	probe := filepath.Join(dir, ".probe")
-	if os.WriteFile(probe, nil, 0o644) == nil { // root ignores modes
-		os.Remove(probe)
-		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
-			t.Skipf("cannot make %s read-only: chattr: %v %s", dir, err, out)
-		}
-		t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
-		if os.WriteFile(probe, nil, 0o644) == nil {
-			os.Remove(probe)
-			t.Skipf("cannot make %s read-only", dir)
-		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,10 +17,14 @@ import (
 	"github.com/qat-go/qat/tfgraph"
 )
 
-const smallCNNConfig = `input: [28, 28, 1]
+// smallCNNConfig is a small 8-bit QAT CNN on MNIST (the model of the
+// tfmot parity test) trained for steps batches of batch images.
+func smallCNNConfig(seed, batch, steps int) string {
+	return fmt.Sprintf(`input: [28, 28, 1]
 data: {mnist: true}
-batch_size: 64
-steps: 600
+seed: %d
+batch_size: %d
+steps: %d
 optimizer: {name: adam, learning_rate: 0.001}
 scheme: {input_bits: 8, default: {weight_bits: 8, activation_bits: 8}}
 layers:
@@ -28,7 +33,8 @@ layers:
   - {type: conv2d, name: c2, filters: 16, kernel: [3, 3], activation: relu}
   - {type: flatten, name: f}
   - {type: dense, name: d, units: 10}
-`
+`, seed, batch, steps)
+}
 
 // TestTrainExportConvert is the user's path: qat train (8-bit QAT on
 // MNIST), qat export, qat convert --int8-io; then TensorFlow's TFLite
@@ -40,7 +46,7 @@ func TestTrainExportConvert(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "cnn.yaml")
-	write(t, cfgPath, smallCNNConfig)
+	write(t, cfgPath, smallCNNConfig(1, 64, 600))
 	run := filepath.Join(dir, "run")
 	if code, _, stderr := qat(t, ctx, "train", "--config", cfgPath, "--threads", "2", "--out", run); code != 0 {
 		t.Fatalf("train: %s", stderr)
