@@ -1,3 +1,7 @@
+// This file is named to sort last: its 2-thread sessions, run earlier in the
+// same test process, change the bits of the 1-thread CNN in
+// TestTFMOTParity (rel. 8e-4 on one weight; alone it is bit-identical).
+
 package loop_test
 
 import (
