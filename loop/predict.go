@@ -30,34 +30,11 @@ func (t *Trainer) Predict(x models.Array) (models.Array, error) {
 }
 
 func predict(sess *tf.Session, in, logits tf.Output, x models.Array) (models.Array, error) {
-	if len(x.Shape) == 0 {
-		return models.Array{}, fmt.Errorf("predict: x has no batch axis")
+	shape, vals, err := tfgraph.RunBatches(sess, in, logits, x.Shape, x.Data, EvalBatch)
+	if err != nil {
+		return models.Array{}, fmt.Errorf("predict: %w", err)
 	}
-	n := int(x.Shape[0])
-	if n == 0 {
-		return models.Array{}, fmt.Errorf("predict: no examples")
-	}
-	row := len(x.Data) / n
-	var out models.Array
-	for from := 0; from < n; from += EvalBatch {
-		to := min(from+EvalBatch, n)
-		shape := append([]int64{int64(to - from)}, x.Shape[1:]...)
-		xt, err := tfgraph.NewTensor(shape, x.Data[from*row:to*row])
-		if err != nil {
-			return models.Array{}, fmt.Errorf("predict: %w", err)
-		}
-		res, err := sess.Run(map[tf.Output]*tf.Tensor{in: xt}, []tf.Output{logits}, nil)
-		if err != nil {
-			return models.Array{}, fmt.Errorf("predict examples %d..%d: %w", from, to, err)
-		}
-		vals, err := tfgraph.Float32s(res[0])
-		if err != nil {
-			return models.Array{}, fmt.Errorf("predict: %w", err)
-		}
-		out.Data = append(out.Data, vals...)
-		out.Shape = append([]int64{int64(to)}, res[0].Shape()[1:]...)
-	}
-	return out, nil
+	return models.Array{Shape: shape, Data: vals}, nil
 }
 
 // Evaluate returns the inference graph's accuracy on d (argmax of the

@@ -174,29 +174,6 @@ func checkProto(t *testing.T, dir string, m models.Model, values models.Weights)
 	}
 }
 
-// goPredict runs the serving_default signature of a loaded model on x.
-func goPredict(t *testing.T, sm *tf.SavedModel, x models.Array) []float32 {
-	t.Helper()
-	sig, ok := sm.Signatures[savedmodel.Signature]
-	if !ok {
-		t.Fatalf("no %s signature", savedmodel.Signature)
-	}
-	xt, err := tfgraph.NewTensor(x.Shape, x.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := sm.Session.Run(map[tf.Output]*tf.Tensor{output(t, sm, sig.Inputs[savedmodel.InputName].Name): xt},
-		[]tf.Output{output(t, sm, sig.Outputs[savedmodel.OutputName].Name)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := tfgraph.Float32s(res[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 // output finds "op:0" in a loaded graph.
 func output(t *testing.T, sm *tf.SavedModel, name string) tf.Output {
 	t.Helper()

@@ -12,11 +12,11 @@ import (
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/savedmodel"
-	tf "github.com/wamuir/graft/tensorflow"
+	"github.com/qat-go/qat/tfgraph"
 )
 
-// Train a quantization-aware MLP for a few steps, export it and load it
-// back with TensorFlow's SavedModel loader.
+// Train a quantization-aware MLP for a few steps, export it, and load it
+// back with TensorFlow's SavedModel loader to run it.
 func ExampleExport() {
 	m := models.MLP(qat.Default8Bit())
 	data, err := models.Synthetic(64, 784, 10, 1)
@@ -62,16 +62,19 @@ func ExampleExport() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sm, err := tf.LoadSavedModel(dir, []string{savedmodel.Tag}, nil)
+	loaded, err := savedmodel.Load(dir, tfgraph.SessionConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer sm.Session.Close()
-	sig := sm.Signatures[savedmodel.Signature]
-	fmt.Println(savedmodel.Signature+":", sig.Inputs[savedmodel.InputName].Shape, "->", sig.Outputs[savedmodel.OutputName].Shape)
+	defer loaded.Close()
+	logits, err := loaded.Predict(data.X)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("input", loaded.Input(), "logits", logits.Shape)
 	// Output:
 	// saved_model.pb
 	// variables/variables.data-00000-of-00001
 	// variables/variables.index
-	// serving_default: [?, 784] -> [?, 10]
+	// input [784] logits [64 10]
 }

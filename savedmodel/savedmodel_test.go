@@ -118,12 +118,24 @@ func TestExport(t *testing.T) {
 			checkLayout(t, parent, dir)
 			checkProto(t, dir, m, values)
 
+			loaded, err := savedmodel.Load(dir, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer loaded.Close()
+			if !slices.Equal(loaded.Input(), m.Input) {
+				t.Errorf("loaded model's input %v, want %v", loaded.Input(), m.Input)
+			}
+			got, err := loaded.Predict(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkBits(t, "savedmodel.Load (Go LoadSavedModel) outputs", got.Data, want.Data)
 			sm, err := tf.LoadSavedModel(dir, []string{savedmodel.Tag}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer sm.Session.Close()
-			checkBits(t, "Go LoadSavedModel outputs", goPredict(t, sm, x), want.Data)
 			checkRestored(t, sm, values)
 			checkSave(t, sm, dir)
 
@@ -289,5 +301,68 @@ func TestExportErrors(t *testing.T) {
 				t.Errorf("Export left files: before %v, after %v", before, after)
 			}
 		})
+	}
+}
+
+// TestLoadErrors checks that a folder that is not a SavedModel, a corrupt
+// saved_model.pb, missing variables and examples of the wrong shape are
+// errors that name the problem.
+func TestLoadErrors(t *testing.T) {
+	m := models.MLP(qat.Default8Bit())
+	w, r := untrained(t, m)
+	good := filepath.Join(t.TempDir(), "model")
+	if err := savedmodel.Export(good, m, w, r); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	corrupt := t.TempDir()
+	if err := os.WriteFile(filepath.Join(corrupt, "saved_model.pb"), []byte("not a proto"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noVars := filepath.Join(t.TempDir(), "model")
+	if err := os.CopyFS(noVars, os.DirFS(good)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(noVars, "variables")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1}
+	for _, c := range []struct {
+		name, dir string
+		want      []string
+	}{
+		{"missing folder", filepath.Join(empty, "none"), []string{"savedmodel: " + filepath.Join(empty, "none") + " has no saved_model.pb: not a SavedModel"}},
+		{"empty folder", empty, []string{"has no saved_model.pb"}},
+		{"corrupt proto", corrupt, []string{"savedmodel: load " + corrupt + ": "}},
+		{"no variables", noVars, []string{"savedmodel: " + noVars + ": ", " variables but no checkpoint (variables/variables.index)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := savedmodel.Load(c.dir, cfg)
+			if err == nil {
+				got.Close()
+				t.Fatalf("no error, want one containing %q", c.want)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q, want one containing %q", err, want)
+				}
+			}
+		})
+	}
+
+	loaded, err := savedmodel.Load(good, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loaded.Close()
+	for _, x := range []models.Array{
+		{Shape: []int64{2, 28, 28, 1}, Data: make([]float32, 2*784)},
+		{Shape: []int64{2, 783}, Data: make([]float32, 2*783)},
+		{Shape: []int64{0, 784}},
+		{Shape: []int64{2, 784}, Data: make([]float32, 784)},
+	} {
+		if _, err := loaded.Predict(x); err == nil || !strings.Contains(err.Error(), "savedmodel: predict: ") {
+			t.Errorf("Predict of shape %v with %d values: error %v, want one naming the shape", x.Shape, len(x.Data), err)
+		}
 	}
 }

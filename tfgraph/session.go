@@ -26,6 +26,21 @@ func NewSession(g *Graph, cfg SessionConfig) (*tf.Session, error) {
 	if err := g.Err(); err != nil {
 		return nil, fmt.Errorf("graph has an error: %w", err)
 	}
+	opts, err := cfg.Options()
+	if err != nil {
+		return nil, err
+	}
+	s, err := tf.NewSession(g.TF(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("new session: %w", err)
+	}
+	return s, nil
+}
+
+// Options returns the session options (a serialized ConfigProto) that
+// carry cfg, for sessions TensorFlow opens itself, such as
+// tf.LoadSavedModel's.
+func (cfg SessionConfig) Options() (*tf.SessionOptions, error) {
 	cp := &cpb.ConfigProto{
 		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
 		InterOpParallelismThreads: int32(cfg.InterOpThreads),
@@ -44,9 +59,50 @@ func NewSession(g *Graph, cfg SessionConfig) (*tf.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session config: %w", err)
 	}
-	s, err := tf.NewSession(g.TF(), &tf.SessionOptions{Config: b})
-	if err != nil {
-		return nil, fmt.Errorf("new session: %w", err)
+	return &tf.SessionOptions{Config: b}, nil
+}
+
+// RunBatches feeds x (float32, shape [N, ...] with values in row-major
+// order) to in, batch rows at a time, and returns out's float32 values for
+// all N rows with their shape. It is how inference runs over a data set
+// larger than one batch.
+func RunBatches(sess *tf.Session, in, out tf.Output, shape []int64, x []float32, batch int) ([]int64, []float32, error) {
+	if len(shape) == 0 {
+		return nil, nil, fmt.Errorf("input has no batch axis")
 	}
-	return s, nil
+	n, err := numElements(shape)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n != len(x) {
+		return nil, nil, fmt.Errorf("input shape %v holds %d values, got %d", shape, n, len(x))
+	}
+	rows := int(shape[0])
+	if rows == 0 {
+		return nil, nil, fmt.Errorf("input has no examples")
+	}
+	if batch < 1 {
+		return nil, nil, fmt.Errorf("batch size %d, want >= 1", batch)
+	}
+	row := len(x) / rows
+	var outShape []int64
+	var vals []float32
+	for from := 0; from < rows; from += batch {
+		to := min(from+batch, rows)
+		xt, err := NewTensor(append([]int64{int64(to - from)}, shape[1:]...), x[from*row:to*row])
+		if err != nil {
+			return nil, nil, err
+		}
+		res, err := sess.Run(map[tf.Output]*tf.Tensor{in: xt}, []tf.Output{out}, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("examples %d..%d: %w", from, to, err)
+		}
+		v, err := Float32s(res[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		vals = append(vals, v...)
+		outShape = append([]int64{int64(to)}, res[0].Shape()[1:]...)
+	}
+	return outShape, vals, nil
 }

@@ -37,7 +37,8 @@ layers:
 }
 
 // TestTrainExportConvert is the user's path: qat train (8-bit QAT on
-// MNIST), qat export, qat convert --int8-io; then TensorFlow's TFLite
+// MNIST), qat export, qat eval (the SavedModel's accuracy in Go must equal
+// the one train recorded), qat convert --int8-io; then TensorFlow's TFLite
 // interpreter runs the int8 model on the 10,000 test images and its outputs
 // are compared with Go's fake-quant outputs of the same model: argmax
 // agreement >= 99.5%, logits within 2 quantization steps, accuracy within
@@ -110,6 +111,28 @@ func TestTrainExportConvert(t *testing.T) {
 	}
 	goAcc, _ := loop.Accuracy(goLogits, test.Y)
 
+	// qat eval: the SavedModel's accuracy in Go equals the training
+	// graph's, which train recorded in metrics.json.
+	code, stdout, stderr = qat(t, ctx, "eval", "--saved-model", sm, "--threads", "2", "--json")
+	if code != 0 {
+		t.Fatalf("eval: %s", stderr)
+	}
+	var evRes evalResult
+	if err := json.Unmarshal([]byte(stdout), &evRes); err != nil {
+		t.Fatalf("eval output %q: %v", stdout, err)
+	}
+	var recorded metrics
+	if data, err := os.ReadFile(filepath.Join(run, "metrics.json")); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(data, &recorded); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("qat eval: SavedModel accuracy %.2f%% on %d images; metrics.json fake-quant %.2f%%", 100*evRes.Accuracy, evRes.TestExamples, 100*recorded.FakeQuantAccuracy)
+	if evRes.TestExamples != 10000 || evRes.Accuracy != recorded.FakeQuantAccuracy || evRes.Accuracy != goAcc {
+		t.Errorf("qat eval: accuracy %v on %d images, want %v (metrics.json) = %v (Go evaluator) on 10000",
+			evRes.Accuracy, evRes.TestExamples, recorded.FakeQuantAccuracy, goAcc)
+	}
+
 	in, out := filepath.Join(dir, "x.npz"), filepath.Join(dir, "y.npz")
 	if err := models.WriteNPZ(in, map[string]models.Array{"x": test.X}); err != nil {
 		t.Fatal(err)
@@ -178,5 +201,45 @@ func TestConvertErrors(t *testing.T) {
 	code, _, stderr = qat(t, context.Background(), "export")
 	if code == 0 || !strings.Contains(stderr, "--from is required") {
 		t.Errorf("export without --from: code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestEvalErrors checks qat eval's errors: no folder, not a SavedModel, a
+// data file that does not fit the model, bad --threads.
+func TestEvalErrors(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	if code, _, stderr := qat(t, ctx, "train", "--example", "3", "--steps", "2", "--out", run); code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	sm := filepath.Join(run, "saved_model")
+	if code, _, stderr := qat(t, ctx, "export", "--from", run, "--example", "3"); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	wrong := filepath.Join(dir, "wrong.npz")
+	if err := models.WriteNPZ(wrong, map[string]models.Array{
+		"x": {Shape: []int64{4, 9}, Data: make([]float32, 36)},
+		"y": {Shape: []int64{4, 10}, Data: make([]float32, 40)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no folder", []string{"eval"}, "--saved-model is required"},
+		{"not a SavedModel", []string{"eval", "--saved-model", dir}, dir + " has no saved_model.pb: not a SavedModel"},
+		{"MNIST does not fit", []string{"eval", "--saved-model", sm}, "mnist: the model's input [10] takes neither [28 28 1] images nor [784] rows"},
+		{"data does not fit", []string{"eval", "--saved-model", sm, "--data", wrong}, "x has shape [4 9], want [N [10]]"},
+		{"threads", []string{"eval", "--saved-model", sm, "--threads", "0"}, "--threads 0: want at least 1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := qat(t, ctx, c.args...)
+			if code == 0 || !strings.Contains(stderr, c.want) {
+				t.Errorf("code %d, stderr %q, want an error containing %q", code, stderr, c.want)
+			}
+		})
 	}
 }

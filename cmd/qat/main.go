@@ -3,6 +3,7 @@
 //	qat train --example 3 --out out/run    # the article's Example 3
 //	qat train --config run.yaml            # a model described in YAML
 //	qat export --from out/run              # SavedModel of a trained model
+//	qat eval --saved-model out/run/saved_model      # its accuracy on MNIST
 //	qat convert --saved-model out/run/saved_model   # int8 TFLite
 //	qat version
 package main
@@ -54,7 +55,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newTrain(), newExport(), newConvert(), &cobra.Command{
+	root.AddCommand(newTrain(), newExport(), newEval(), newConvert(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the TensorFlow version qat runs on",
 		Args:  cobra.NoArgs,

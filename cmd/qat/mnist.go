@@ -9,6 +9,7 @@ import (
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/models/mnist"
+	"github.com/qat-go/qat/tfgraph"
 )
 
 // datasets returns the training data the config asks for and, for MNIST,
@@ -18,17 +19,31 @@ func datasets(cfg *models.Config, m models.Model) (train models.Dataset, test *m
 		train, err = cfg.Dataset()
 		return train, nil, err
 	}
-	tr, te, err := mnist.Load()
+	tr, te, err := mnistFor(m.Input)
 	if err != nil {
 		return models.Dataset{}, nil, err
-	}
-	if len(m.Input) == 1 && m.Input[0] == 28*28 { // an MLP reads flat digits
-		tr.X.Shape, te.X.Shape = []int64{tr.X.Shape[0], 784}, []int64{te.X.Shape[0], 784}
 	}
 	if err := tr.Validate(m.Input, m.Classes()); err != nil {
 		return models.Dataset{}, nil, fmt.Errorf("mnist: %w", err)
 	}
 	return tr, &te, nil
+}
+
+// mnistFor returns MNIST's training and test sets shaped for a model's
+// input: [N, 28, 28, 1] images, or [N, 784] rows for a model whose input
+// is [784] (an MLP).
+func mnistFor(input []int64) (train, test models.Dataset, err error) {
+	tr, te, err := mnist.Load()
+	if err != nil {
+		return models.Dataset{}, models.Dataset{}, err
+	}
+	if len(input) == 1 && input[0] == 28*28 {
+		tr.X.Shape, te.X.Shape = []int64{tr.X.Shape[0], 784}, []int64{te.X.Shape[0], 784}
+	}
+	if !tfgraph.SameShape(te.X.Shape[1:], input) {
+		return models.Dataset{}, models.Dataset{}, fmt.Errorf("mnist: the model's input %v takes neither [28 28 1] images nor [784] rows", input)
+	}
+	return tr, te, nil
 }
 
 // calibrate runs the float model over the first CalibrationBatches

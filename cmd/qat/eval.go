@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/savedmodel"
+	"github.com/qat-go/qat/tfgraph"
+	"github.com/spf13/cobra"
+)
+
+type evalFlags struct {
+	savedModel, data string
+	threads          int
+	json             bool
+}
+
+func newEval() *cobra.Command {
+	f := &evalFlags{}
+	c := &cobra.Command{
+		Use:   "eval",
+		Short: "Measure an exported SavedModel's accuracy, in Go",
+		Long: `Load a SavedModel (qat export's, or any with a serving_default signature
+x -> logits) with TensorFlow's loader, run it on the MNIST test set (10,000
+images) or on --data, and print its accuracy: the argmax of the logits
+against the labels. For a model exported by qat export this equals
+fake_quant_accuracy in the run's metrics.json: the exported graph computes
+the training graph's inference outputs bit for bit. No Python is involved.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return eval(c, f) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.savedModel, "saved-model", "", "the SavedModel `folder` (required)")
+	fl.StringVar(&f.data, "data", "", "evaluate on this .npz `file` with x [N, input...] and y one-hot [N, classes] (default: the MNIST test set)")
+	fl.IntVar(&f.threads, "threads", 1, "TensorFlow intra-op threads")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
+	return c
+}
+
+// evalResult is what qat eval reports.
+type evalResult struct {
+	SavedModel   string  `json:"saved_model"`
+	Data         string  `json:"data"`
+	TestExamples int     `json:"test_examples"`
+	Accuracy     float64 `json:"accuracy"`
+}
+
+func eval(c *cobra.Command, f *evalFlags) error {
+	if f.savedModel == "" {
+		return fmt.Errorf("--saved-model is required")
+	}
+	if f.threads < 1 {
+		return fmt.Errorf("--threads %d: want at least 1", f.threads)
+	}
+	m, err := savedmodel.Load(f.savedModel, tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: 1})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	res := evalResult{SavedModel: f.savedModel, Data: "mnist test set"}
+	var test models.Dataset
+	if f.data != "" {
+		res.Data = f.data
+		if test, err = models.ReadDataset(f.data); err != nil {
+			return err
+		}
+	} else if _, test, err = mnistFor(m.Input()); err != nil {
+		return err
+	}
+	logits, err := m.Predict(test.X)
+	if err != nil {
+		return err
+	}
+	if res.Accuracy, err = loop.Accuracy(logits, test.Y); err != nil {
+		return fmt.Errorf("%s: %w", res.Data, err)
+	}
+	res.TestExamples = int(test.X.Shape[0])
+	if !f.json {
+		fmt.Fprintf(c.OutOrStdout(), "%s: accuracy %.2f%% on %d examples (%s)\n", f.savedModel, 100*res.Accuracy, res.TestExamples, res.Data)
+		return nil
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.OutOrStdout(), "%s\n", b)
+	return nil
+}

@@ -1,0 +1,149 @@
+package savedmodel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// Model is a SavedModel loaded for inference by TensorFlow's own loader
+// (the C++ LoadSavedModel): a session holding the restored variables and
+// the serving_default signature's input and output.
+type Model struct {
+	sm        *tf.SavedModel
+	x, logits tf.Output
+	input     []int64
+}
+
+// Load loads the SavedModel in dir (tag "serve"), as Export writes it or
+// as TensorFlow writes any model with a serving_default signature of one
+// float32 input "x" [batch, ...] and one output "logits". cfg sets the
+// session's threads and graph rewrites. A folder that is not a SavedModel,
+// or whose signature differs, is an error naming it.
+func Load(dir string, cfg tfgraph.SessionConfig) (*Model, error) {
+	if _, err := os.Stat(filepath.Join(dir, "saved_model.pb")); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("savedmodel: %s has no saved_model.pb: not a SavedModel", dir)
+		}
+		return nil, fmt.Errorf("savedmodel: %w", err)
+	}
+	opts, err := cfg.Options()
+	if err != nil {
+		return nil, fmt.Errorf("savedmodel: %w", err)
+	}
+	sm, err := tf.LoadSavedModel(dir, []string{Tag}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("savedmodel: load %s: %w", dir, err)
+	}
+	m, err := signature(sm)
+	if err == nil {
+		err = restored(sm, dir)
+	}
+	if err != nil {
+		sm.Session.Close()
+		return nil, fmt.Errorf("savedmodel: %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// signature finds serving_default's x and logits in a loaded model.
+func signature(sm *tf.SavedModel) (*Model, error) {
+	sig, ok := sm.Signatures[Signature]
+	if !ok {
+		return nil, fmt.Errorf("no signature %q", Signature)
+	}
+	in, ok := sig.Inputs[InputName]
+	if !ok || len(sig.Inputs) != 1 {
+		return nil, fmt.Errorf("signature %q must have the one input %q, has %d", Signature, InputName, len(sig.Inputs))
+	}
+	out, ok := sig.Outputs[OutputName]
+	if !ok {
+		return nil, fmt.Errorf("signature %q has no output %q", Signature, OutputName)
+	}
+	if in.DType != tf.Float || out.DType != tf.Float {
+		return nil, fmt.Errorf("signature %q: input %v and output %v must be float32", Signature, in.DType, out.DType)
+	}
+	x, err := lookup(sm.Graph, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	logits, err := lookup(sm.Graph, out.Name)
+	if err != nil {
+		return nil, err
+	}
+	dims, err := in.Shape.ToSlice()
+	if err != nil || len(dims) < 1 {
+		return nil, fmt.Errorf("signature %q: input %q needs a known rank with a batch axis", Signature, InputName)
+	}
+	for _, d := range dims[1:] {
+		if d < 0 {
+			return nil, fmt.Errorf("signature %q: input shape %v has an unknown dimension after the batch axis", Signature, dims)
+		}
+	}
+	return &Model{sm: sm, x: x, logits: logits, input: dims[1:]}, nil
+}
+
+// restored checks that a model with variables came with their values:
+// TensorFlow's loader accepts a folder without variables/ and leaves the
+// variables uninitialized, so the first Predict would fail instead.
+func restored(sm *tf.SavedModel, dir string) error {
+	_, err := os.Stat(filepath.Join(dir, VariablesPrefix+".index"))
+	if err == nil {
+		return nil
+	}
+	vars := 0
+	for _, op := range sm.Graph.Operations() {
+		if op.Type() == "VarHandleOp" {
+			vars++
+		}
+	}
+	if vars == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d variables but no checkpoint (%s.index): %w", vars, VariablesPrefix, err)
+}
+
+// lookup finds the tensor "op:index" in a loaded graph.
+func lookup(g *tf.Graph, name string) (tf.Output, error) {
+	op, idx := name, 0
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		if _, err := fmt.Sscanf(name[i+1:], "%d", &idx); err != nil {
+			return tf.Output{}, fmt.Errorf("tensor name %q: %w", name, err)
+		}
+		op = name[:i]
+	}
+	o := g.Operation(op)
+	if o == nil || idx < 0 || idx >= o.NumOutputs() {
+		return tf.Output{}, fmt.Errorf("the graph has no tensor %q", name)
+	}
+	return o.Output(idx), nil
+}
+
+// Input is the shape of one example (the signature's input without its
+// batch axis).
+func (m *Model) Input() []int64 { return append([]int64(nil), m.input...) }
+
+// PredictBatch is how many examples Predict runs at once.
+const PredictBatch = 1000
+
+// Predict returns the logits for x [N, Input()...], PredictBatch examples
+// per session run.
+func (m *Model) Predict(x models.Array) (models.Array, error) {
+	if len(x.Shape) != len(m.input)+1 || !tfgraph.SameShape(x.Shape[1:], m.input) {
+		return models.Array{}, fmt.Errorf("savedmodel: predict: x has shape %v, want [N %v]", x.Shape, m.input)
+	}
+	shape, vals, err := tfgraph.RunBatches(m.sm.Session, m.x, m.logits, x.Shape, x.Data, PredictBatch)
+	if err != nil {
+		return models.Array{}, fmt.Errorf("savedmodel: predict: %w", err)
+	}
+	return models.Array{Shape: shape, Data: vals}, nil
+}
+
+// Close releases the session.
+func (m *Model) Close() error { return m.sm.Session.Close() }
