@@ -7,7 +7,16 @@ GO ?= go
 # Installs (or refreshes) the Python venv and the cgo link folder. GNU make
 # remakes this included file before anything else, so every target below has
 # libtensorflow in place; when nothing changed it is a no-op.
+# `make image` and `make image-test` alone build and run containers and need
+# none of this on the host (no Go, no Python).
+ifneq ($(MAKECMDGOALS),)
+ifeq ($(filter-out image image-test,$(MAKECMDGOALS)),)
+CONTAINERS_ONLY := 1
+endif
+endif
+ifndef CONTAINERS_ONLY
 include .deps/cgo.mk
+endif
 .deps/cgo.mk: third_party/requirements.txt third_party/deps.sh
 	@bash third_party/deps.sh
 

@@ -33,6 +33,18 @@ if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then
     die "could not install buildah and debootstrap"
 fi
 export BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
+
+# Disk: a first build takes about 7.5 GB in buildah's storage (vfs copies
+# each layer whole), a rebuild far less. Say so now rather than fail with
+# "no space left on device" half-way.
+storage=$(buildah info --format '{{.store.GraphRoot}}' 2>/dev/null || echo /var/lib/containers/storage)
+probe=$storage
+while [ ! -d "$probe" ]; do probe=$(dirname "$probe"); done
+need_gb=3
+buildah inspect --type image "$image:latest" >/dev/null 2>&1 || need_gb=9
+free_gb=$(df -Pk "$probe" | awk 'NR == 2 {printf "%d", $4 / 1048576}')
+[ "$free_gb" -ge "$need_gb" ] ||
+  die "$free_gb GB free under $storage; building the images needs about $need_gb GB (buildah rmi --prune frees old layers)"
 log "no Docker engine answers: building with $(buildah --version) (isolation $BUILDAH_ISOLATION)"
 bash "$here/bases.sh" "$dockerfile"
 

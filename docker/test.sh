@@ -5,7 +5,8 @@
 #                   image's own ld.so --list), the image is no larger than the
 #                   two TF libraries + 60 MB, qat trains a small 8-bit QAT CNN
 #                   on MNIST (200 steps) and exports a SavedModel: the files
-#                   are there and metrics.json's fake-quant accuracy is >= 0.85
+#                   are there and metrics.json's fake-quant accuracy is >= 0.85;
+#                   qat eval loads the SavedModel and gets that same accuracy
 #   $IMAGE:convert  qat convert --int8-io of that SavedModel: int8 in and out,
 #                   integer ops, a .tflite file
 # The runtime image runs as its own user (nonroot) in a folder mounted at /work.
@@ -135,6 +136,17 @@ for f in saved_model.pb variables/variables.index variables/variables.data-00000
   [ -s "$work/run/saved_model/$f" ] || die "qat export wrote no saved_model/$f"
 done
 ls -l "$work/run/saved_model" "$work/run/saved_model/variables"
+
+step "runtime: qat eval (the SavedModel, loaded by Go, on the 10,000 test images)"
+out=$(run "$image:latest" /usr/local/bin/qat eval --saved-model run/saved_model --threads 2 --json 2>/dev/null) ||
+  die "qat eval failed"
+echo "$out"
+python3 - "$out" "$work/run/metrics.json" <<'EOF' || die "the SavedModel's accuracy differs from the trained model's"
+import json, sys
+ev, m = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
+print("SavedModel accuracy %.4f, trained model (metrics.json) %.4f" % (ev["accuracy"], m["fake_quant_accuracy"]))
+sys.exit(0 if ev["test_examples"] == 10000 and ev["accuracy"] == m["fake_quant_accuracy"] else 1)
+EOF
 
 step "convert: qat convert --int8-io"
 s=$SECONDS
