@@ -71,16 +71,21 @@ func Export(dir string, m models.Model, weights, ranges models.Weights) error {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("savedmodel: %w", err)
 	}
-	// Rename replaces an empty folder, so look again just before.
-	if err := free(dir); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+	// A plain rename would replace an empty folder made since free(dir).
+	if err := renameNoReplace(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("savedmodel: %w", err)
 	}
 	return syncFile(filepath.Dir(dir))
+}
+
+// checkThenRename renames old to new if nothing is at new: two steps, for
+// systems without an atomic no-replace rename.
+func checkThenRename(old, new string) error {
+	if _, err := os.Lstat(new); err == nil {
+		return fmt.Errorf("export folder %s already exists; remove it or choose another: %w", new, os.ErrExist)
+	}
+	return os.Rename(old, new)
 }
 
 // free returns an error unless nothing exists at dir.
