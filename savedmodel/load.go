@@ -133,7 +133,7 @@ func (m *Model) Input() []int64 { return append([]int64(nil), m.input...) }
 const PredictBatch = 1000
 
 // Predict returns the logits for x [N, Input()...], PredictBatch examples
-// per session run.
+// per session run. It may be called from several goroutines at once.
 func (m *Model) Predict(x models.Array) (models.Array, error) {
 	if len(x.Shape) != len(m.input)+1 || !tfgraph.SameShape(x.Shape[1:], m.input) {
 		return models.Array{}, fmt.Errorf("savedmodel: predict: x has shape %v, want [N %v]", x.Shape, m.input)

@@ -1,6 +1,7 @@
 package savedmodel_test
 
 import (
+	"fmt"
 	"io/fs"
 	"math"
 	"os"
@@ -363,6 +364,49 @@ func TestLoadErrors(t *testing.T) {
 	} {
 		if _, err := loaded.Predict(x); err == nil || !strings.Contains(err.Error(), "savedmodel: predict: ") {
 			t.Errorf("Predict of shape %v with %d values: error %v, want one naming the shape", x.Shape, len(x.Data), err)
+		}
+	}
+}
+
+// TestLoadConcurrentPredict runs Predict from several goroutines on one
+// loaded model: each gets the single-goroutine outputs bit for bit.
+func TestLoadConcurrentPredict(t *testing.T) {
+	m := models.MLP(qat.Default8Bit())
+	w, r := untrained(t, m)
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := savedmodel.Export(dir, m, w, r); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := savedmodel.Load(dir, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loaded.Close()
+	data, err := models.Synthetic(2500, 784, 10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := loaded.Predict(data.X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := loaded.Predict(data.X)
+			if err == nil && !slices.Equal(got.Data, want.Data) {
+				err = fmt.Errorf("outputs differ from the single-goroutine run")
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("goroutine %d: %v", i, err)
 		}
 	}
 }
