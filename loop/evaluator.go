@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -22,31 +21,11 @@ type Evaluator struct {
 // by name) and ranges (every range variable the scheme needs, by name).
 // Pass m with a nil Scheme to evaluate the float model.
 func NewEvaluator(m models.Model, weights, ranges models.Weights, sc tfgraph.SessionConfig) (*Evaluator, error) {
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	g := tfgraph.NewGraph()
-	x := g.Placeholder("x", tf.Float, append([]int64{-1}, m.Input...))
-	r := map[string][]float32{}
-	for n, a := range ranges {
-		r[n] = a.Data
-	}
-	env := qat.NewEnv(g, false, r)
-	b := models.NewBuilder(env, m.Scheme, weights, 0)
-	built, err := m.Build(b, x)
+	inf, err := models.BuildInference(m, "x", weights, ranges)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("evaluate: %w", err)
 	}
-	for _, v := range b.Variables() {
-		if _, ok := weights[v.Name]; !ok {
-			return nil, fmt.Errorf("evaluate: no value for variable %s", v.Name)
-		}
-	}
-	for _, v := range env.RangeVariables() {
-		if _, ok := r[v.Name]; !ok {
-			return nil, fmt.Errorf("evaluate: no value for range %s", v.Name)
-		}
-	}
+	g := inf.Graph
 	sess, err := tfgraph.NewSession(g, sc)
 	if err != nil {
 		return nil, err
@@ -55,7 +34,7 @@ func NewEvaluator(m models.Model, weights, ranges models.Weights, sc tfgraph.Ses
 		sess.Close()
 		return nil, fmt.Errorf("evaluate: initialise: %w", err)
 	}
-	return &Evaluator{session: sess, x: x, logits: built.Logits}, nil
+	return &Evaluator{session: sess, x: inf.X, logits: inf.Logits}, nil
 }
 
 // Predict returns the model's outputs for x [N, input...].

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -117,26 +116,15 @@ type graph struct {
 // build adds the inference graph and the saver to a new graph and checks
 // that weights and ranges give every variable a finite value.
 func build(m models.Model, weights, ranges models.Weights) (*graph, error) {
-	g := tfgraph.NewGraph()
-	x := g.Placeholder(InputName, tf.Float, append([]int64{-1}, m.Input...))
-	r := map[string][]float32{}
-	for n, a := range ranges {
-		r[n] = a.Data
-	}
-	env := qat.NewEnv(g, false, r)
-	b := models.NewBuilder(env, m.Scheme, weights, 0)
-	built, err := m.Build(b, x)
+	inf, err := models.BuildInference(m, InputName, weights, ranges)
 	if err != nil {
 		return nil, fmt.Errorf("savedmodel: %w", err)
 	}
-	out := &graph{g: g, x: x, y: g.Identity(OutputName, built.Logits), trained: map[string]bool{}}
+	g := inf.Graph
+	out := &graph{g: g, x: inf.X, y: g.Identity(OutputName, inf.Logits), trained: map[string]bool{}}
 	known := map[string]bool{}
-	for _, v := range b.Variables() {
-		a, ok := weights[v.Name]
-		if !ok {
-			return nil, fmt.Errorf("savedmodel: weights have no value for variable %s", v.Name)
-		}
-		if err := finite(v.Name, a.Data); err != nil {
+	for _, v := range inf.Variables {
+		if err := finite(v.Name, weights[v.Name].Data); err != nil {
 			return nil, err
 		}
 		known[v.Name] = true
@@ -147,15 +135,11 @@ func build(m models.Model, weights, ranges models.Weights) (*graph, error) {
 			return nil, fmt.Errorf("savedmodel: weights have a value for %s, which the model does not have", n)
 		}
 	}
-	for _, p := range b.Params() {
-		out.trained[p.Var.Name] = true
+	for _, v := range inf.Trainable {
+		out.trained[v.Name] = true
 	}
-	for _, v := range env.RangeVariables() {
-		vals, ok := r[v.Name]
-		if !ok {
-			return nil, fmt.Errorf("savedmodel: ranges have no value for quantizer range %s", v.Name)
-		}
-		if err := finite(v.Name, vals); err != nil {
+	for _, v := range inf.Ranges {
+		if err := finite(v.Name, ranges[v.Name].Data); err != nil {
 			return nil, err
 		}
 		out.vars = append(out.vars, v)

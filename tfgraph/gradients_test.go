@@ -108,17 +108,8 @@ func TestBroadcastGradientDynamicShape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
 		xt, _ := tf.NewTensor(vals)
-		out, err := s.Run(map[tf.Output]*tf.Tensor{x: xt}, []tf.Output{grads[0]}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out[0].Value().([]float32)
+		return run1(t, g, map[tf.Output]*tf.Tensor{x: xt}, grads[0])
 	}
 	static, dynamic := grad(false), grad(true)
 	for i := range static {
@@ -144,7 +135,7 @@ func TestGradientsStopGradient(t *testing.T) {
 	if grads[1].Op != nil {
 		t.Error("input reached only through StopGradient got a gradient")
 	}
-	got := run1(t, g, grads[0])
+	got := run1(t, g, nil, grads[0])
 	for i, want := range []float32{2 * 1 * 5, 2 * 2 * 7, 2 * 3 * 9} {
 		if got[i] != want {
 			t.Fatalf("d/dx = %v, want [10 28 54]", got)
@@ -164,7 +155,7 @@ func TestGradientsThroughComparison(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := run1(t, g, grads[0]); got[0] != 0 || got[1] != 4 || got[2] != 5 {
+	if got := run1(t, g, nil, grads[0]); got[0] != 0 || got[1] != 4 || got[2] != 5 {
 		t.Errorf("d/dx = %v, want [0 4 5]", got)
 	}
 }
@@ -235,21 +226,8 @@ func TestLayerGradientsDynamicShape(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
 				xt, _ := tf.NewTensor(vals)
-				out, err := s.Run(map[tf.Output]*tf.Tensor{x: xt}, []tf.Output{grads[0]}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				f, err := tfgraph.Float32s(out[0])
-				if err != nil {
-					t.Fatal(err)
-				}
-				return f
+				return run1(t, g, map[tf.Output]*tf.Tensor{x: xt}, grads[0])
 			}
 			static, dynamic := grad(false), grad(true)
 			for i := range static {
@@ -261,15 +239,15 @@ func TestLayerGradientsDynamicShape(t *testing.T) {
 	}
 }
 
-// run1 runs one float32 output of g.
-func run1(t *testing.T, g *tfgraph.Graph, o tf.Output) []float32 {
+// run1 runs one float32 output of g with the given feeds (may be nil).
+func run1(t *testing.T, g *tfgraph.Graph, feeds map[tf.Output]*tf.Tensor, o tf.Output) []float32 {
 	t.Helper()
 	s, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	out, err := s.Run(nil, []tf.Output{o}, nil)
+	out, err := s.Run(feeds, []tf.Output{o}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
