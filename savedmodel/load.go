@@ -37,7 +37,8 @@ func Load(dir string, cfg tfgraph.SessionConfig) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("savedmodel: %w", err)
 	}
-	sm, err := tf.LoadSavedModel(dir, []string{Tag}, opts)
+	var sm *tf.SavedModel
+	tfgraph.WithProfSignalBlocked(func() { sm, err = tf.LoadSavedModel(dir, []string{Tag}, opts) })
 	if err != nil {
 		return nil, fmt.Errorf("savedmodel: load %s: %w", dir, err)
 	}

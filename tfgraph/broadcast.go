@@ -69,7 +69,7 @@ func (g *Graph) constInt64s(o tf.Output) ([]int64, bool) {
 	if !ok {
 		return nil, false
 	}
-	switch v := t.Value().(type) {
+	switch v := Value(t).(type) {
 	case int32:
 		return []int64{int64(v)}, true
 	case int64:

@@ -46,8 +46,10 @@ type Graph struct {
 
 // NewGraph returns an empty graph.
 func NewGraph() *Graph {
+	var g *tf.Graph
+	WithProfSignalBlocked(func() { g = tf.NewGraph() })
 	return &Graph{st: &state{
-		g:         tf.NewGraph(),
+		g:         g,
 		nodes:     map[string]*Node{},
 		consumers: map[string][]string{},
 		used:      map[string]int{},

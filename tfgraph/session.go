@@ -30,7 +30,8 @@ func NewSession(g *Graph, cfg SessionConfig) (*tf.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := tf.NewSession(g.TF(), opts)
+	var s *tf.Session
+	WithProfSignalBlocked(func() { s, err = tf.NewSession(g.TF(), opts) })
 	if err != nil {
 		return nil, fmt.Errorf("new session: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -189,7 +190,9 @@ func Float32s(t *tf.Tensor) ([]float32, error) {
 		return nil, fmt.Errorf("tensor has type %v, want float32", t.DataType())
 	}
 	var buf bytes.Buffer
-	if _, err := t.WriteContentsTo(&buf); err != nil {
+	_, err := t.WriteContentsTo(&buf)
+	runtime.KeepAlive(t) // see Value
+	if err != nil {
 		return nil, fmt.Errorf("read tensor: %w", err)
 	}
 	raw := buf.Bytes()
@@ -198,4 +201,15 @@ func Float32s(t *tf.Tensor) ([]float32, error) {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 	}
 	return out, nil
+}
+
+// Value returns t's contents as Go values, as graft's Tensor.Value does,
+// with t kept alive until they are copied. graft's Value and
+// WriteContentsTo read TensorFlow's buffer after their last use of the
+// *Tensor, so a garbage collection in between may run its finalizer and
+// free the buffer mid-copy. Read tensors through Value and Float32s.
+func Value(t *tf.Tensor) any {
+	v := t.Value()
+	runtime.KeepAlive(t)
+	return v
 }
