@@ -76,7 +76,11 @@ func (a Adam) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Outpu
 	}
 	iter := s.NewVariable("iterations", zero)
 	state := []*tfgraph.Variable{iter}
-	u := s.WithControlDependencies(gradOps...)
+	// Every update op waits for every gradient through one barrier op:
+	// control edges from each gradient to each update op would grow with
+	// the square of the variable count (130,000 edges for 40 small
+	// layers) and make TensorFlow's graph passes superlinear.
+	u := s.WithControlDependencies(s.Group("gradients_ready", gradOps...))
 
 	// local_step = float32(iterations + 1); beta powers; alpha, as Keras.
 	step := u.Cast("Cast", u.AddV2("Add", iter.Read(u, "iterations"), u.Const("one", int64(1))), tf.Float)
