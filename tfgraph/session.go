@@ -45,6 +45,11 @@ func (cfg SessionConfig) Options() (*tf.SessionOptions, error) {
 	cp := &cpb.ConfigProto{
 		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
 		InterOpParallelismThreads: int32(cfg.InterOpThreads),
+		// No GPU devices: qat-go runs on TensorFlow's CPU kernels (the
+		// tensorflow-cpu wheel), and asking for none keeps the CUDA
+		// platform from probing for a driver and logging "E0000 ...
+		// failed call to cuInit" on every first session.
+		DeviceCount: map[string]int32{"GPU": 0},
 	}
 	if !cfg.Optimize {
 		cp.GraphOptions = &cpb.GraphOptions{

@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	_ "github.com/qat-go/qat/tfquiet" // TensorFlow's start-up log lines only at TF_CPP_MIN_LOG_LEVEL
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
