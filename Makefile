@@ -29,7 +29,7 @@ $(MNIST_DATA):
 OUT ?= out
 .DEFAULT_GOAL := build
 
-.PHONY: deps build run test vet fmt-check clean mnist
+.PHONY: deps build run test race vet fmt-check clean mnist
 deps: .deps/cgo.mk $(MNIST_DATA)
 
 build: $(MNIST_DATA)
@@ -42,6 +42,11 @@ run: build
 ## test: formatting, vet, and every test (parity tests call .venv's TensorFlow).
 test: fmt-check vet
 	$(GO) test -count=1 -timeout 60m ./...
+
+## race: every package's tests under Go's race detector, at -short sizes
+## (fewer profiled runs, shorter MNIST runs). CI runs it after test.
+race: $(MNIST_DATA)
+	$(GO) test -race -short -count=1 -timeout 60m ./...
 
 vet: $(MNIST_DATA)
 	$(GO) vet ./...

@@ -19,17 +19,18 @@ static void reexec(char **argv, char **envp) {
   while (envp[n] != NULL) {
     n++;
   }
-  char **env = calloc(n + 2, sizeof(char *));
+  char **env = calloc(n + 3, sizeof(char *));
   if (env == NULL) {
     return;
   }
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    if (strncmp(envp[i], var, sizeof var - 1) != 0) {
+    if (strncmp(envp[i], var, sizeof var - 1) != 0 && strcmp(envp[i], "QAT_TFQUIET_STARTED=1") != 0) {
       env[k++] = envp[i];
     }
   }
   env[k++] = "TF_CPP_MIN_LOG_LEVEL=1";
+  env[k++] = "QAT_TFQUIET_STARTED=1";
   env[k] = NULL;
   execve("/proc/self/exe", argv, env);
   free(env);
@@ -39,15 +40,16 @@ static void park(int argc, char **argv, char **envp) {
   (void)argc;
   // envp, not getenv: libc has not set up environ when this hook runs.
   const char *env = NULL;
+  int again = 0; // started by reexec: never start again
   for (char **e = envp; *e != NULL; e++) {
-    if (strncmp(*e, "TF_CPP_MIN_LOG_LEVEL=", 21) == 0) {
-      env = *e + 21;
-      break; // the first, as getenv finds it
+    if (env == NULL && strncmp(*e, "TF_CPP_MIN_LOG_LEVEL=", 21) == 0) {
+      env = *e + 21; // the first, as getenv finds it
     }
+    again |= strcmp(*e, "QAT_TFQUIET_STARTED=1") == 0;
   }
-  if (env == NULL || *env == '\0') {
+  if ((env == NULL || *env == '\0') && !again) {
     reexec(argv, envp);
-  } else {
+  } else if (env != NULL && *env != '\0') {
     level = atoi(env);
   }
   if (level <= 0) {
@@ -90,6 +92,7 @@ static int hidden(const char *line) {
 }
 
 __attribute__((constructor)) static void release(void) {
+  unsetenv("QAT_TFQUIET_STARTED"); // the program's children start afresh
   if (captured < 0) {
     return;
   }

@@ -24,6 +24,16 @@ package tfquiet
 */
 import "C"
 
+import "os"
+
+// startedVar marks the process that the C side started again with the
+// level set, so that it never starts itself a second time; Go keeps its
+// own copy of the environment, so the mark is removed here too, for the
+// program's children.
+const startedVar = "QAT_TFQUIET_STARTED"
+
+func init() { os.Unsetenv(startedVar) }
+
 // Level returns the TF_CPP_MIN_LOG_LEVEL that was in force when the
 // start-up lines were filtered (1 unless the environment said otherwise).
 func Level() int { return int(C.tfquiet_level()) }

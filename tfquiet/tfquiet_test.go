@@ -17,7 +17,9 @@ const childEnv = "QAT_TFQUIET_CHILD"
 // package, act as a program that uses TensorFlow when childEnv is set.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
-		fmt.Printf("TensorFlow %s, level %d, TF_CPP_MIN_LOG_LEVEL=%q\n", tf.Version(), tfquiet.Level(), os.Getenv("TF_CPP_MIN_LOG_LEVEL"))
+		_, started := os.LookupEnv("QAT_TFQUIET_STARTED")
+		fmt.Printf("TensorFlow %s, level %d, TF_CPP_MIN_LOG_LEVEL=%q, mark left: %v\n",
+			tf.Version(), tfquiet.Level(), os.Getenv("TF_CPP_MIN_LOG_LEVEL"), started)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -52,7 +54,7 @@ func TestStartupLines(t *testing.T) {
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("%v\n%s", err, stderr.String())
 			}
-			if !strings.Contains(stdout.String(), tc.wantLevel) {
+			if !strings.Contains(stdout.String(), tc.wantLevel+", mark left: false") {
 				t.Errorf("stdout %q, want %q", stdout.String(), tc.wantLevel)
 			}
 			shown := strings.Contains(stderr.String(), "I0000")
