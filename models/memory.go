@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,7 +33,8 @@ func SetMemoryLimit(limit int64) int64 {
 
 // MemoryBudget returns how many bytes the process may still allocate, and
 // what says so: the smallest of MemAvailable in /proc/meminfo, the room
-// left under the cgroup's memory.max (cgroup v2, as in a container) and the
+// left under the cgroup's memory limit (as in a container; the inactive
+// page cache counts as room) and the
 // cap set by SetMemoryLimit. Where none is known (no /proc), it returns
 // math.MaxInt64 and "": only sizes that overflow are then refused.
 func MemoryBudget() (int64, string) {
@@ -46,7 +48,7 @@ func MemoryBudget() (int64, string) {
 		take(v, "MemAvailable in /proc/meminfo")
 	}
 	if v, ok := cgroupRoom(); ok {
-		take(v, "the room under the cgroup's memory.max")
+		take(v, "the room under the cgroup's memory limit")
 	}
 	if v := memoryLimit.Load(); v > 0 {
 		take(v, "the cap set with models.SetMemoryLimit")
@@ -76,18 +78,46 @@ func memAvailable() (int64, bool) {
 	return 0, false
 }
 
-// cgroupRoom is memory.max - memory.current of the process's cgroup (v2),
-// if it has a limit.
+// cgroupRoom is the room left under the memory limit of the process's
+// cgroup (v2 memory.max, or v1 memory.limit_in_bytes): the limit less the
+// memory in use, not counting the inactive page cache, which is reclaimed
+// before the limit bites (as the kubelet's working set).
 func cgroupRoom() (int64, bool) {
 	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return 0, false
 	}
-	path, ok := strings.CutPrefix(strings.TrimSpace(string(self)), "0::")
-	if !ok || strings.Contains(path, "\n") {
-		return 0, false
+	for _, line := range strings.Split(strings.TrimSpace(string(self)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			if room, ok := cgroupFiles(cgroupDir("/sys/fs/cgroup", parts[2]), "memory.max", "memory.current", "inactive_file"); ok {
+				return room, true
+			}
+		}
+		if slices.Contains(strings.Split(parts[1], ","), "memory") {
+			if room, ok := cgroupFiles(cgroupDir("/sys/fs/cgroup/memory", parts[2]), "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"); ok {
+				return room, true
+			}
+		}
 	}
-	dir := "/sys/fs/cgroup" + path
+	return 0, false
+}
+
+// cgroupDir is root+path, or root itself where the path is not mounted
+// (a container that sees its own cgroup at the root).
+func cgroupDir(root, path string) string {
+	if _, err := os.Stat(root + path); err == nil {
+		return root + path
+	}
+	return root
+}
+
+// cgroupFiles reads a cgroup's limit and usage files and the memory.stat
+// key of its inactive page cache.
+func cgroupFiles(dir, limitFile, usageFile, inactiveKey string) (int64, bool) {
 	read := func(name string) (int64, bool) {
 		b, err := os.ReadFile(dir + "/" + name)
 		if err != nil {
@@ -96,11 +126,20 @@ func cgroupRoom() (int64, bool) {
 		v, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
 		return v, err == nil
 	}
-	limit, ok := read("memory.max") // "max" when unlimited: not a number
+	limit, ok := read(limitFile) // v2 writes "max" when unlimited: not a number
 	if !ok {
 		return 0, false
 	}
-	used, _ := read("memory.current")
+	used, _ := read(usageFile)
+	if stat, err := os.ReadFile(dir + "/memory.stat"); err == nil {
+		for _, line := range strings.Split(string(stat), "\n") {
+			if v, ok := strings.CutPrefix(line, inactiveKey+" "); ok {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil && n <= used {
+					used -= n
+				}
+			}
+		}
+	}
 	if used > limit {
 		return 0, true
 	}
