@@ -25,10 +25,13 @@ var LayerTypes = []string{TypeQuantizedDense, TypeDense, TypeConv2D, TypeDepthwi
 	TypeFlatten, TypeReLU, TypeReLU6, TypeBatchNorm}
 
 // pair reads a [h, w] (or [n] meaning [n, n]) setting; empty (omitted) is
-// [0, 0], the layer's default. Values given must be > 0.
+// [0, 0], the layer's default (kernel has none). Values given must be > 0.
 func pair(what string, v []int) ([2]int, error) {
 	for _, n := range v {
 		if n <= 0 {
+			if what == "kernel" { // no default
+				return [2]int{}, fmt.Errorf("%s %v: every value must be > 0", what, v)
+			}
 			return [2]int{}, fmt.Errorf("%s %v: every value must be > 0 (omit %s for the default)", what, v, what)
 		}
 	}

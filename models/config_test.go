@@ -312,7 +312,7 @@ func TestConfigBadInput(t *testing.T) {
 		{"calibration without batch_size", "inputs: 4\ncalibration_batches: 3\n" + dense, []string{"calibration_batches 3 needs batch_size"}, []string{"epochs"}},
 		{"conv strides 0", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3], strides: [0, 0]}"), []string{"layer 1 (c): strides [0 0]: every value must be > 0 (omit strides for the default)"}, nil},
 		{"conv strides negative", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3], strides: [1, -2]}"), []string{"layer 1 (c): strides [1 -2]: every value must be > 0"}, nil},
-		{"conv kernel 0", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 0]}"), []string{"layer 1 (c): kernel [3 0]: every value must be > 0"}, nil},
+		{"conv kernel 0", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 0]}"), []string{"layer 1 (c): kernel [3 0]: every value must be > 0"}, []string{"default"}},
 		{"conv kernel 3 values", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3, 3]}"), []string{"kernel [3 3 3]: give [n] or [height, width]"}, nil},
 		{"conv filters 0", conv("{type: conv2d, name: c, filters: 0, kernel: [3, 3]}"), []string{"layer 1 (c): filters 0 must be > 0"}, nil},
 		{"conv filters negative", conv("{type: conv2d, name: c, filters: -4, kernel: [3, 3]}"), []string{"layer 1 (c): filters -4 must be > 0"}, nil},
