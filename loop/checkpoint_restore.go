@@ -119,7 +119,7 @@ func (t *Trainer) restore(path string) error {
 		val := values[i]
 		if val.DataType() != v.DType || !tfgraph.SameShape(val.Shape(), v.Shape) {
 			return fmt.Errorf("variable %s is %s %v in the checkpoint, %s %v in the model",
-				v.Name, dtypeName(val.DataType()), val.Shape(), dtypeName(v.DType), v.Shape)
+				v.Name, tfgraph.DTypeName(val.DataType()), val.Shape(), tfgraph.DTypeName(v.DType), v.Shape)
 		}
 		if v.Name == "global_step" && val.Value().(int64) != step {
 			return fmt.Errorf("inconsistent: global_step %d but step %d", val.Value().(int64), step)
@@ -178,16 +178,6 @@ func (t *Trainer) sameModel(names *tf.Tensor) error {
 		msg += fmt.Sprintf(" it has %d variable(s) this model lacks (%s)", len(extra), abbreviate(extra))
 	}
 	return errors.New(msg)
-}
-
-func dtypeName(d tf.DataType) string {
-	switch d {
-	case tf.Float:
-		return "float32"
-	case tf.Int64:
-		return "int64"
-	}
-	return fmt.Sprintf("dtype %d", d)
 }
 
 func abbreviate(names []string) string {

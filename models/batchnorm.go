@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/qat-go/qat/tfgraph"
@@ -41,8 +42,11 @@ func (n BatchNorm) LayerName() string { return n.Name }
 
 // OutputShape implements Layer.
 func (n BatchNorm) OutputShape(in []int64) ([]int64, error) {
-	if n.Momentum < 0 || n.Momentum >= 1 || n.Epsilon < 0 {
-		return nil, fmt.Errorf("layer %s: momentum %g must be in [0, 1) and epsilon %g >= 0", n.Name, n.Momentum, n.Epsilon)
+	if !(n.Momentum >= 0 && n.Momentum < 1) {
+		return nil, fmt.Errorf("layer %s: momentum %g must be in [0, 1) (0: the default, %g)", n.Name, n.Momentum, DefaultBNMomentum)
+	}
+	if !(n.Epsilon >= 0 && n.Epsilon <= math.MaxFloat32) {
+		return nil, fmt.Errorf("layer %s: epsilon %g must be finite and >= 0 (0: the default, %g)", n.Name, n.Epsilon, DefaultBNEpsilon)
 	}
 	if len(in) == 0 || in[len(in)-1] <= 0 {
 		return nil, fmt.Errorf("layer %s: input [batch %v] has no channel axis", n.Name, in)

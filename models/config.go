@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,7 +25,7 @@ import (
 //	steps: 100            # default 100
 //	optimizer: {name: adam, learning_rate: 0.01, beta_1: 0.9, beta_2: 0.999, epsilon: 1.0e-7, fused: false}
 //	data: {examples: 100} # synthetic N(0,1) data (the default), or {npz: data.npz} with x [N, inputs], y one-hot [N, classes]
-//	init: weights.npz     # optional initial weights "<layer>/weight_fp", "<layer>/bias_fp"
+//	init: weights.npz     # optional initial weights by variable: "<layer>/weight_fp", "<layer>/bias_fp" here (dense, conv2d: "<layer>/kernel", "<layer>/bias")
 //	layers:
 //	  - name: layer1      # default layer<i>
 //	    units: 32
@@ -43,11 +44,13 @@ type Config struct {
 	Inputs int     `yaml:"inputs,omitempty"`
 	Input  []int64 `yaml:"input,omitempty,flow"`
 	Seed   uint64  `yaml:"seed"`
-	Steps  int     `yaml:"steps"`
+	// Steps is the number of training steps; a config gives steps or
+	// epochs, not both.
+	Steps int `yaml:"steps,omitempty"`
 	// BatchSize is the mini-batch size (0: the whole data set each step).
 	BatchSize int `yaml:"batch_size,omitempty"`
 	// Epochs, if set, replaces Steps with Epochs passes over the data
-	// (N / BatchSize steps each).
+	// (N / BatchSize steps each; see StepsFor).
 	Epochs int `yaml:"epochs,omitempty"`
 	// CalibrationBatches, if set, starts the quantizer ranges from a float
 	// pass over that many training batches instead of tfmot's [-6, 6].
@@ -169,15 +172,15 @@ type (
 		Name       string        `yaml:"name"`
 		Units      *int          `yaml:"units"`
 		Filters    int           `yaml:"filters"`
-		Multiplier int           `yaml:"multiplier"`
+		Multiplier *int          `yaml:"multiplier"`
 		Kernel     []int         `yaml:"kernel"`
 		Strides    []int         `yaml:"strides"`
 		Size       []int         `yaml:"size"`
 		Padding    string        `yaml:"padding"`
 		Activation string        `yaml:"activation"`
 		NoBias     bool          `yaml:"no_bias"`
-		Momentum   float64       `yaml:"momentum"`
-		Epsilon    float64       `yaml:"epsilon"`
+		Momentum   *float64      `yaml:"momentum"`
+		Epsilon    *float64      `yaml:"epsilon"`
 		Weights    *rawQuantizer `yaml:"weights"`
 		Bias       *rawQuantizer `yaml:"bias"`
 		Output     *rawQuantizer `yaml:"output"`
@@ -246,6 +249,9 @@ func (r *rawConfig) resolve() (*Config, error) {
 	case r.Inputs != nil && r.Input != nil:
 		return nil, fmt.Errorf("give either inputs or input, not both")
 	}
+	if r.Steps != nil && r.Epochs != 0 {
+		return nil, fmt.Errorf("give either steps (%d) or epochs (%d), not both", *r.Steps, r.Epochs)
+	}
 	c := &Config{Input: r.Input, Seed: DefaultSeed, Steps: DefaultSteps, Init: r.Init,
 		BatchSize: r.BatchSize, Epochs: r.Epochs, CalibrationBatches: r.Calib, Scheme: r.Scheme, FoldBatchNorm: r.Fold,
 		Optimizer: OptimizerConfig{Name: "adam", LearningRate: DefaultLearningRate, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
@@ -288,11 +294,31 @@ func (r *rawConfig) resolve() (*Config, error) {
 		}
 	}
 	for i, rl := range r.Layers {
-		l := LayerConfig{Type: rl.Type, Name: rl.Name, Filters: rl.Filters, Multiplier: rl.Multiplier,
+		l := LayerConfig{Type: rl.Type, Name: rl.Name, Filters: rl.Filters,
 			Kernel: rl.Kernel, Strides: rl.Strides, Size: rl.Size, Padding: rl.Padding, Activation: rl.Activation,
-			NoBias: rl.NoBias, Momentum: rl.Momentum, Epsilon: rl.Epsilon}
+			NoBias: rl.NoBias}
 		if l.Name == "" {
 			l.Name = fmt.Sprintf("layer%d", i+1)
+		}
+		// 0 means "the default" in a LayerConfig, so a 0 written in the
+		// file would be silently replaced.
+		if m := rl.Multiplier; m != nil {
+			if *m <= 0 {
+				return nil, fmt.Errorf("layer %d (%s): multiplier %d must be > 0 (omit it for 1)", i+1, l.Name, *m)
+			}
+			l.Multiplier = *m
+		}
+		if m := rl.Momentum; m != nil {
+			if !(*m > 0 && *m < 1) {
+				return nil, fmt.Errorf("layer %d (%s): momentum %g must be in (0, 1) (omit it for %g)", i+1, l.Name, *m, DefaultBNMomentum)
+			}
+			l.Momentum = *m
+		}
+		if e := rl.Epsilon; e != nil {
+			if !(*e > 0 && *e <= math.MaxFloat32) {
+				return nil, fmt.Errorf("layer %d (%s): epsilon %g must be finite and > 0 (omit it for %g)", i+1, l.Name, *e, DefaultBNEpsilon)
+			}
+			l.Epsilon = *e
 		}
 		if rl.Units == nil && (l.Type == "" || l.Type == TypeQuantizedDense || l.Type == TypeDense) {
 			return nil, fmt.Errorf("layer %d (%s): units is missing", i+1, l.Name)
@@ -467,8 +493,14 @@ func decimal32(f float32) float64 {
 	return v
 }
 
-// Encode writes the config as YAML that ParseConfig reads back.
+// Encode writes the config as YAML that ParseConfig reads back (without
+// steps when Epochs is set).
 func (c *Config) Encode(w io.Writer) error {
+	if c.Epochs > 0 {
+		cp := *c
+		cp.Steps = 0
+		c = &cp
+	}
 	if _, err := io.WriteString(w, "# qat train config\n"); err != nil {
 		return err
 	}

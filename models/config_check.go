@@ -17,11 +17,25 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("input shape %v: every dimension must be > 0", c.Input)
 		}
 	}
-	if c.BatchSize < 0 || c.Epochs < 0 || c.CalibrationBatches < 0 {
-		return fmt.Errorf("batch_size %d, epochs %d and calibration_batches %d must be >= 0", c.BatchSize, c.Epochs, c.CalibrationBatches)
+	for _, f := range []struct {
+		key, zero string
+		v         int
+	}{
+		{"batch_size", "the whole data set each step", c.BatchSize},
+		{"epochs", "train for steps instead", c.Epochs},
+		{"calibration_batches", "start the ranges at [-6, 6]", c.CalibrationBatches},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("%s %d must be > 0 (or omit it: %s)", f.key, f.v, f.zero)
+		}
 	}
-	if (c.Epochs > 0 || c.CalibrationBatches > 0) && c.BatchSize == 0 {
-		return fmt.Errorf("epochs and calibration_batches need batch_size")
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"epochs", c.Epochs}, {"calibration_batches", c.CalibrationBatches}} {
+		if f.v > 0 && c.BatchSize == 0 {
+			return fmt.Errorf("%s %d needs batch_size (the examples per step)", f.key, f.v)
+		}
 	}
 	if err := c.Scheme.Validate(); err != nil {
 		return err
@@ -55,9 +69,32 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %w", where, err)
 		}
 	}
-	_, err := c.model()
-	return err
+	m, err := c.model()
+	if err != nil {
+		return err
+	}
+	// Refuse a model or synthetic data too large for memory before any of
+	// it is allocated.
+	batch, data := int64(c.BatchSize), int64(0)
+	switch {
+	case c.Data.NPZ != "":
+		// The file's size is known when it is read (ReadDataset).
+	case c.Data.MNIST:
+		if batch == 0 {
+			batch = mnistTrainExamples
+		}
+	default:
+		if batch == 0 {
+			batch = int64(c.Data.Examples)
+		}
+		in, _ := elements(m.Input)
+		data = mul(mul(int64(c.Data.Examples), add(in, int64(m.Classes()))), 4)
+	}
+	return m.CheckMemory(batch, true, data)
 }
+
+// mnistTrainExamples is the size of MNIST's training set (models/mnist).
+const mnistTrainExamples = 60000
 
 // Validate checks the optimizer's name and numbers.
 func (o OptimizerConfig) Validate() error {
@@ -103,4 +140,32 @@ func (c *Config) InputShape() []int64 {
 		return c.Input
 	}
 	return []int64{int64(c.Inputs)}
+}
+
+// StepsFor checks the settings that depend on the size of the training
+// data, n examples, and returns the number of steps the run makes: Steps,
+// or Epochs passes of n / BatchSize steps. batch_size must not exceed n,
+// and calibration_batches must not exceed the batches in one pass.
+func (c *Config) StepsFor(n int) (int, error) {
+	if n <= 0 {
+		return 0, fmt.Errorf("data: no examples")
+	}
+	if c.BatchSize <= 0 && (c.Epochs > 0 || c.CalibrationBatches > 0) {
+		return 0, fmt.Errorf("epochs and calibration_batches need batch_size")
+	}
+	if c.BatchSize > n {
+		return 0, fmt.Errorf("batch_size %d is more than the data's %d examples", c.BatchSize, n)
+	}
+	if c.CalibrationBatches > 0 && c.CalibrationBatches > n/c.BatchSize {
+		return 0, fmt.Errorf("calibration_batches %d is more than the data's %d batches of %d (%d examples)",
+			c.CalibrationBatches, n/c.BatchSize, c.BatchSize, n)
+	}
+	if c.Epochs <= 0 {
+		return c.Steps, nil
+	}
+	perEpoch := n / c.BatchSize
+	if c.Epochs > math.MaxInt32/perEpoch {
+		return 0, fmt.Errorf("epochs %d of %d steps each: more than %d steps", c.Epochs, perEpoch, math.MaxInt32)
+	}
+	return c.Epochs * perEpoch, nil
 }

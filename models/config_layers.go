@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -23,8 +24,17 @@ const (
 var LayerTypes = []string{TypeQuantizedDense, TypeDense, TypeConv2D, TypeDepthwise, TypeMaxPool, TypeAvgPool,
 	TypeFlatten, TypeReLU, TypeReLU6, TypeBatchNorm}
 
-// pair reads a [h, w] (or [n] meaning [n, n]) setting; empty is [0, 0].
+// pair reads a [h, w] (or [n] meaning [n, n]) setting; empty (omitted) is
+// [0, 0], the layer's default (kernel has none). Values given must be > 0.
 func pair(what string, v []int) ([2]int, error) {
+	for _, n := range v {
+		if n <= 0 {
+			if what == "kernel" { // no default
+				return [2]int{}, fmt.Errorf("%s %v: every value must be > 0", what, v)
+			}
+			return [2]int{}, fmt.Errorf("%s %v: every value must be > 0 (omit %s for the default)", what, v, what)
+		}
+	}
 	switch len(v) {
 	case 0:
 		return [2]int{}, nil
@@ -36,8 +46,80 @@ func pair(what string, v []int) ([2]int, error) {
 	return [2]int{}, fmt.Errorf("%s %v: give [n] or [height, width]", what, v)
 }
 
+// layerKeys lists the keys each layer type takes besides type and name.
+var layerKeys = map[string][]string{
+	TypeQuantizedDense: {"units", "weights", "bias", "output"},
+	TypeDense:          {"units", "activation"},
+	TypeConv2D:         {"filters", "kernel", "strides", "padding", "activation", "no_bias"},
+	TypeDepthwise:      {"multiplier", "kernel", "strides", "padding", "activation", "no_bias"},
+	TypeMaxPool:        {"size", "strides", "padding"},
+	TypeAvgPool:        {"size", "strides", "padding"},
+	TypeFlatten:        nil,
+	TypeReLU:           nil,
+	TypeReLU6:          nil,
+	TypeBatchNorm:      {"momentum", "epsilon"},
+}
+
+// given lists the keys set in l (besides type and name).
+func (l LayerConfig) given() []string {
+	var keys []string
+	for _, k := range []struct {
+		key string
+		set bool
+	}{
+		{"units", l.Units != 0}, {"filters", l.Filters != 0}, {"multiplier", l.Multiplier != 0},
+		{"kernel", l.Kernel != nil}, {"strides", l.Strides != nil}, {"size", l.Size != nil},
+		{"padding", l.Padding != ""}, {"activation", l.Activation != ""}, {"no_bias", l.NoBias},
+		{"momentum", l.Momentum != 0}, {"epsilon", l.Epsilon != 0},
+		{"weights", l.Weights != nil}, {"bias", l.Bias != nil}, {"output", l.Output != nil},
+	} {
+		if k.set {
+			keys = append(keys, k.key)
+		}
+	}
+	return keys
+}
+
+// checkKeys returns an error naming the keys set in l that its type does
+// not take.
+func (l LayerConfig) checkKeys() error {
+	typ := l.Type
+	if typ == "" {
+		typ = TypeQuantizedDense
+	}
+	takes, known := layerKeys[typ]
+	if !known {
+		return nil // reported by layer
+	}
+	var wrong []string
+	for _, k := range l.given() {
+		if !slices.Contains(takes, k) {
+			wrong = append(wrong, k)
+		}
+	}
+	if len(wrong) == 0 {
+		return nil
+	}
+	verb := "does"
+	if len(wrong) > 1 {
+		verb = "do"
+	}
+	its := "no keys besides type and name"
+	if len(takes) > 0 {
+		its = "the keys " + strings.Join(takes, ", ")
+	}
+	hint := ""
+	if l.Type == "" {
+		hint = "; give a type for another layer, e.g. type: dense"
+	}
+	return fmt.Errorf("%s %s not apply to a %s layer (it takes %s%s)", strings.Join(wrong, ", "), verb, typ, its, hint)
+}
+
 // layer returns the Layer the config describes.
 func (l LayerConfig) layer() (Layer, error) {
+	if err := l.checkKeys(); err != nil {
+		return nil, err
+	}
 	kernel, err := pair("kernel", l.Kernel)
 	if err != nil {
 		return nil, err
@@ -58,9 +140,6 @@ func (l LayerConfig) layer() (Layer, error) {
 	}
 	switch l.Type {
 	case TypeQuantizedDense, "":
-		if l.Activation != "" || l.Filters != 0 || l.Kernel != nil {
-			return nil, fmt.Errorf("activation, filters and kernel do not apply to a quantized_dense layer (give a type, e.g. type: dense)")
-		}
 		if l.Units <= 0 {
 			return nil, fmt.Errorf("units %d must be > 0", l.Units)
 		}

@@ -80,7 +80,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"unknown top key", "inputs: 10\nlearning_rate: 3\n" + layers, []string{`line 2: unknown key "learning_rate" in the config`, "known keys: inputs"}},
 		{"unknown layer key", "inputs: 10\nlayers:\n  - units: 2\n    dropout: 0.5\n", []string{`line 4: unknown key "dropout" in a layer`}},
 		{"unknown layer type", "inputs: 10\nlayers: [{type: lstm, units: 2}]\n", []string{`layer 1 (layer1): unknown layer type "lstm"`, "conv2d"}},
-		{"activation on article layer", "inputs: 10\nlayers: [{units: 2, activation: relu}]\n", []string{"do not apply to a quantized_dense layer"}},
+		{"activation on article layer", "inputs: 10\nlayers: [{units: 2, activation: relu}]\n", []string{"activation does not apply to a quantized_dense layer", "give a type"}},
 		{"inputs and input", "inputs: 10\ninput: [10]\n" + layers, []string{"either inputs or input"}},
 		{"num_bits in scheme", "input: [4]\nscheme: {default: {weight_bits: 17}}\nlayers: [{type: dense, units: 2}]\n", []string{"scheme default: weight_bits: num_bits 17 is outside 2..16"}},
 		{"per-channel on pool", "input: [4, 4, 1]\nscheme: {default: {weight_bits: 8}, layers: {p: {weight_bits: 8, per_channel: true}}}\nlayers: [{type: max_pool, name: p}, {type: flatten, name: f}, {type: dense, name: d, units: 2}]\n", []string{"scheme layer p: per_channel set, but the layer has no weights with channels"}},
@@ -290,4 +290,132 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("accepted config does not build: %v", err)
 		}
 	})
+}
+
+// TestConfigBadInput checks settings that were accepted silently or
+// reported unclearly: each error names what is wrong, and only that.
+func TestConfigBadInput(t *testing.T) {
+	const dense = "layers: [{type: dense, units: 2}]\n"
+	conv := func(layer string) string {
+		return "input: [8, 8, 1]\ndata: {npz: d.npz}\nlayers: [" + layer + ", {type: flatten, name: f}, {type: dense, name: d, units: 2}]\n"
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // substrings of the error
+		absent     []string // words the error must not contain
+	}{
+		{"steps and epochs", "inputs: 4\nsteps: 10\nepochs: 2\nbatch_size: 5\n" + dense, []string{"give either steps (10) or epochs (2), not both"}, nil},
+		{"batch_size negative", "inputs: 4\nbatch_size: -5\n" + dense, []string{"batch_size -5 must be > 0 (or omit it: the whole data set each step)"}, []string{"epochs", "calibration"}},
+		{"epochs negative", "inputs: 4\nbatch_size: 5\nepochs: -1\n" + dense, []string{"epochs -1 must be > 0"}, []string{"batch_size", "calibration"}},
+		{"calibration negative", "inputs: 4\nbatch_size: 5\ncalibration_batches: -2\n" + dense, []string{"calibration_batches -2 must be > 0"}, []string{"batch_size", "epochs"}},
+		{"epochs without batch_size", "inputs: 4\nepochs: 3\n" + dense, []string{"epochs 3 needs batch_size"}, []string{"calibration"}},
+		{"calibration without batch_size", "inputs: 4\ncalibration_batches: 3\n" + dense, []string{"calibration_batches 3 needs batch_size"}, []string{"epochs"}},
+		{"conv strides 0", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3], strides: [0, 0]}"), []string{"layer 1 (c): strides [0 0]: every value must be > 0 (omit strides for the default)"}, nil},
+		{"conv strides negative", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3], strides: [1, -2]}"), []string{"layer 1 (c): strides [1 -2]: every value must be > 0"}, nil},
+		{"conv kernel 0", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 0]}"), []string{"layer 1 (c): kernel [3 0]: every value must be > 0"}, []string{"default"}},
+		{"conv kernel 3 values", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3, 3]}"), []string{"kernel [3 3 3]: give [n] or [height, width]"}, nil},
+		{"conv filters 0", conv("{type: conv2d, name: c, filters: 0, kernel: [3, 3]}"), []string{"layer 1 (c): filters 0 must be > 0"}, nil},
+		{"conv filters negative", conv("{type: conv2d, name: c, filters: -4, kernel: [3, 3]}"), []string{"layer 1 (c): filters -4 must be > 0"}, nil},
+		{"conv padding", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3], padding: full}"), []string{`layer c: padding "full" (want VALID or SAME)`}, nil},
+		{"pool size 0", conv("{type: max_pool, name: p, size: [0, 0]}"), []string{"layer 1 (p): size [0 0]: every value must be > 0"}, nil},
+		{"pool size negative", conv("{type: avg_pool, name: p, size: [-2]}"), []string{"layer 1 (p): size [-2]: every value must be > 0"}, nil},
+		{"pool strides 0", conv("{type: max_pool, name: p, strides: [0]}"), []string{"layer 1 (p): strides [0]: every value must be > 0"}, nil},
+		{"pool window too big", conv("{type: max_pool, name: p, size: [9, 9]}"), []string{"layer p: input [8 8] is smaller than the [9 9] window"}, nil},
+		{"depthwise multiplier 0", conv("{type: depthwise_conv2d, name: dw, kernel: [3, 3], multiplier: 0}"), []string{"layer 1 (dw): multiplier 0 must be > 0 (omit it for 1)"}, nil},
+		{"depthwise multiplier negative", conv("{type: depthwise_conv2d, name: dw, kernel: [3, 3], multiplier: -1}"), []string{"multiplier -1 must be > 0"}, nil},
+		{"dense units negative", "inputs: 4\nlayers: [{type: dense, name: d, units: -1}]\n", []string{"layer 1 (d): units -1 must be > 0"}, nil},
+		{"units on conv", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3], units: 5}"), []string{"layer 1 (c): units does not apply to a conv2d layer (it takes the keys filters, kernel, strides, padding, activation, no_bias)"}, nil},
+		{"filters on dense", "inputs: 4\nlayers: [{type: dense, name: d, units: 2, filters: 3}]\n", []string{"layer 1 (d): filters does not apply to a dense layer (it takes the keys units, activation)"}, nil},
+		{"kernel and strides on dense", "inputs: 4\nlayers: [{type: dense, name: d, units: 2, kernel: [3, 3], strides: [2, 2]}]\n", []string{"kernel, strides do not apply to a dense layer"}, nil},
+		{"kernel on pool", conv("{type: max_pool, name: p, kernel: [2, 2]}"), []string{"kernel does not apply to a max_pool layer (it takes the keys size, strides, padding)"}, nil},
+		{"activation on flatten", "input: [2, 2]\nlayers: [{type: flatten, name: f, activation: relu}, {type: dense, units: 2}]\n", []string{"layer 1 (f): activation does not apply to a flatten layer (it takes no keys besides type and name)"}, nil},
+		{"momentum on conv", conv("{type: conv2d, name: c, filters: 2, kernel: [3, 3], momentum: 0.9}"), []string{"momentum does not apply to a conv2d layer"}, nil},
+		{"no_bias on dense", "inputs: 4\nlayers: [{type: dense, name: d, units: 2, no_bias: true}]\n", []string{"no_bias does not apply to a dense layer"}, nil},
+		{"bn momentum 2", conv("{type: batch_norm, name: bn, momentum: 2}"), []string{"layer 1 (bn): momentum 2 must be in (0, 1) (omit it for 0.99)"}, []string{"epsilon"}},
+		{"bn momentum 0", conv("{type: batch_norm, name: bn, momentum: 0}"), []string{"momentum 0 must be in (0, 1)"}, []string{"epsilon"}},
+		{"bn momentum nan", conv("{type: batch_norm, name: bn, momentum: .nan}"), []string{"momentum NaN must be in (0, 1)"}, nil},
+		{"bn epsilon 0", conv("{type: batch_norm, name: bn, epsilon: 0}"), []string{"layer 1 (bn): epsilon 0 must be finite and > 0 (omit it for 0.001)"}, []string{"momentum"}},
+		{"bn epsilon negative", conv("{type: batch_norm, name: bn, epsilon: -1}"), []string{"epsilon -1 must be finite and > 0"}, []string{"momentum"}},
+		{"bn epsilon inf", conv("{type: batch_norm, name: bn, epsilon: .inf}"), []string{"epsilon +Inf must be finite and > 0"}, []string{"momentum"}},
+		{"input shape overflow", "input: [1e10, 1e10, 1e10]\ndata: {npz: d.npz}\nlayers: [{type: flatten}, {type: dense, units: 2}]\n", []string{"model: input shape [10000000000 10000000000 10000000000] has more than 2^63 values"}, nil},
+		{"input dimension 0", "input: [4, 0, 1]\ndata: {npz: d.npz}\nlayers: [{type: flatten}, {type: dense, units: 2}]\n", []string{"input shape [4 0 1]: every dimension must be > 0"}, nil},
+		// Far beyond any machine: refused from the sizes alone, before
+		// anything is allocated (TestHugeModelsFailFast times these).
+		{"units 1e9", "inputs: 1000000\nlayers: [{type: dense, name: big, units: 1e9}]\n", []string{"model: too large to train: layer big needs", "(1000001000000000 parameters)", "16 bytes per parameter", "more than"}, nil},
+		{"filters 1e9", conv("{type: conv2d, name: c, filters: 1e12, kernel: [3, 3]}"), []string{"model: too large to train: layer ", "more than"}, nil},
+		{"multiplier huge", conv("{type: depthwise_conv2d, name: dw, kernel: [3, 3], multiplier: 4e18}"), []string{"model: layer dw: output shape [6 6 4000000000000000000] has more than 2^63 values"}, nil},
+		{"synthetic inputs 1e12", "inputs: 1000000000000\n" + dense, []string{"model: too large to train: layer layer1 needs", "TiB of data), more than"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig(strings.NewReader(tc.yaml))
+			if err == nil {
+				t.Fatalf("no error; got %+v", c)
+			}
+			t.Log(err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(err.Error(), a) {
+					t.Errorf("error %q names %q, which is fine", err, a)
+				}
+			}
+		})
+	}
+}
+
+// TestConfigStepsFor checks the settings that need the data's size.
+func TestConfigStepsFor(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		steps, batch     int
+		epochs, calib, n int
+		want             int
+		err              string
+	}{
+		{"steps", 7, 0, 0, 0, 100, 7, ""},
+		{"epochs", 100, 10, 3, 0, 105, 30, ""},
+		{"calibration fits", 5, 10, 0, 10, 100, 5, ""},
+		{"calibration too many", 5, 10, 0, 11, 105, 0, "calibration_batches 11 is more than the data's 10 batches of 10 (105 examples)"},
+		{"batch larger than data", 5, 200, 0, 0, 100, 0, "batch_size 200 is more than the data's 100 examples"},
+		{"no data", 5, 0, 0, 0, 0, 0, "data: no examples"},
+		{"epochs overflow", 5, 1, 1 << 40, 0, 1 << 20, 0, "epochs 1099511627776 of 1048576 steps each: more than 2147483647 steps"},
+		{"epochs without batch", 5, 0, 2, 0, 100, 0, "epochs and calibration_batches need batch_size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Config{Steps: tc.steps, BatchSize: tc.batch, Epochs: tc.epochs, CalibrationBatches: tc.calib}
+			got, err := c.StepsFor(tc.n)
+			if tc.err == "" {
+				if err != nil || got != tc.want {
+					t.Errorf("StepsFor(%d) = %d, %v; want %d", tc.n, got, err, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("StepsFor(%d): error %v, want one containing %q", tc.n, err, tc.err)
+			}
+		})
+	}
+}
+
+// TestConfigEpochsRoundTrip checks that a config with epochs encodes
+// without steps, so the run's config.yaml reads back.
+func TestConfigEpochsRoundTrip(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader("inputs: 4\nbatch_size: 5\nepochs: 2\nlayers: [{units: 2}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := c.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "steps:") {
+		t.Errorf("encoded config has steps beside epochs:\n%s", buf.String())
+	}
+	back, err := ParseConfig(&buf)
+	if err != nil || !reflect.DeepEqual(back, c) {
+		t.Errorf("round trip: %+v, %v; want %+v", back, err, c)
+	}
 }

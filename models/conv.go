@@ -36,7 +36,7 @@ func (c Conv2D) OutputShape(in []int64) ([]int64, error) {
 	if err := checkActivation(c.Name, c.Activation); err != nil {
 		return nil, err
 	}
-	return windowShape(c.Name, in, c.Kernel, c.Strides, c.Padding, int64(c.Filters))
+	return windowShape(c.Name, "kernel", in, c.Kernel, c.Strides, c.Padding, int64(c.Filters))
 }
 
 // Build implements Layer.
@@ -99,7 +99,7 @@ func (c DepthwiseConv2D) OutputShape(in []int64) ([]int64, error) {
 	if len(in) != 3 {
 		return nil, fmt.Errorf("layer %s: input must be [batch, height, width, channels], got [batch %v]", c.Name, in)
 	}
-	return windowShape(c.Name, in, c.Kernel, c.Strides, c.Padding, in[2]*c.multiplier())
+	return windowShape(c.Name, "kernel", in, c.Kernel, c.Strides, c.Padding, mul(in[2], c.multiplier()))
 }
 
 // Build implements Layer.
@@ -130,14 +130,14 @@ func (c DepthwiseConv2D) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	return y, nil
 }
 
-// windowShape checks an NHWC input against a kernel window and returns
-// the output shape with the given channel count.
-func windowShape(name string, in []int64, kernel, strides [2]int, pad string, channels int64) ([]int64, error) {
+// windowShape checks an NHWC input against a window (what: "kernel" or
+// "size") and returns the output shape with the given channel count.
+func windowShape(name, what string, in []int64, kernel, strides [2]int, pad string, channels int64) ([]int64, error) {
 	if len(in) != 3 || in[0] <= 0 || in[1] <= 0 || in[2] <= 0 {
 		return nil, fmt.Errorf("layer %s: input must be [batch, height, width, channels], got [batch %v]", name, in)
 	}
 	if kernel[0] <= 0 || kernel[1] <= 0 {
-		return nil, fmt.Errorf("layer %s: kernel size %v must be > 0", name, kernel)
+		return nil, fmt.Errorf("layer %s: %s %v must be > 0", name, what, kernel)
 	}
 	st := strides
 	if st == [2]int{} {

@@ -48,6 +48,11 @@ func Synthetic(n, inputs, classes int, seed uint64) (Dataset, error) {
 	if n <= 0 || inputs <= 0 || classes <= 0 {
 		return Dataset{}, fmt.Errorf("synthetic data: n=%d inputs=%d classes=%d must all be > 0", n, inputs, classes)
 	}
+	need := mul(mul(int64(n), add(int64(inputs), int64(classes))), 4)
+	if budget, source := MemoryBudget(); need >= budget {
+		return Dataset{}, fmt.Errorf("synthetic data: %d examples of %d inputs and %d classes need %s, more than %s",
+			n, inputs, classes, formatBytes(need), budgetText(budget, source))
+	}
 	rng := rand.New(rand.NewPCG(seed, 0xda3e39cb94b95bdb))
 	x := make([]float32, n*inputs)
 	for i := range x {

@@ -30,6 +30,9 @@ func (m Model) OutputShape() ([]int64, error) {
 			return nil, fmt.Errorf("model: input shape %v must be fully known and > 0", m.Input)
 		}
 	}
+	if _, err := elements(m.Input); err != nil {
+		return nil, fmt.Errorf("model: input %w", err)
+	}
 	if len(m.Layers) == 0 {
 		return nil, fmt.Errorf("model: no layers")
 	}
@@ -55,6 +58,9 @@ func (m Model) OutputShape() ([]int64, error) {
 		var err error
 		if shape, err = l.OutputShape(shape); err != nil {
 			return nil, fmt.Errorf("model: %w", err)
+		}
+		if _, err := elements(shape); err != nil {
+			return nil, fmt.Errorf("model: layer %s: output %w", name, err)
 		}
 	}
 	if err := m.Scheme.CheckLayers(channels); err != nil {
@@ -136,6 +142,11 @@ func (m Model) Build(b *Builder, x tf.Output) (*Built, error) {
 	}
 	if len(dims) != len(m.Input)+1 || !tfgraph.SameShape(dims[1:], m.Input) {
 		return nil, fmt.Errorf("model input has shape %v, want [batch %v]", dims, m.Input)
+	}
+	if len(b.vars) == 0 { // the first build makes the variables
+		if err := m.CheckMemory(dims[0], b.Env.Training, 0); err != nil {
+			return nil, err
+		}
 	}
 	b.Scheme = m.Scheme
 	h := x

@@ -40,7 +40,7 @@ func (p MaxPool) OutputShape(in []int64) ([]int64, error) {
 	if len(in) != 3 {
 		return nil, fmt.Errorf("layer %s: input must be [batch, height, width, channels], got [batch %v]", p.Name, in)
 	}
-	return windowShape(p.Name, in, size, st, p.Padding, in[2])
+	return windowShape(p.Name, "size", in, size, st, p.Padding, in[2])
 }
 
 // Build implements Layer.
@@ -88,12 +88,14 @@ func (f Flatten) LayerName() string { return f.Name }
 
 // OutputShape implements Layer.
 func (f Flatten) OutputShape(in []int64) ([]int64, error) {
-	n := int64(1)
 	for _, d := range in {
 		if d <= 0 {
 			return nil, fmt.Errorf("layer %s: input shape [batch %v] is not fully known", f.Name, in)
 		}
-		n *= d
+	}
+	n, err := elements(in)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: input %w", f.Name, err)
 	}
 	return []int64{n}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/qat-go/qat/models"
@@ -23,7 +24,8 @@ type Model struct {
 
 // Load loads the SavedModel in dir (tag "serve"), as Export writes it or
 // as TensorFlow writes any model with a serving_default signature of one
-// float32 input "x" [batch, ...] and one output "logits". cfg sets the
+// float32 input [batch, ...] (of any name; Export names it "x") and a
+// float32 output "logits", or a single output of any name. cfg sets the
 // session's threads and graph rewrites. A folder that is not a SavedModel,
 // or whose signature differs, is an error naming it.
 func Load(dir string, cfg tfgraph.SessionConfig) (*Model, error) {
@@ -53,22 +55,33 @@ func Load(dir string, cfg tfgraph.SessionConfig) (*Model, error) {
 	return m, nil
 }
 
-// signature finds serving_default's x and logits in a loaded model.
+// signature finds serving_default's input and output in a loaded model:
+// its one input (whatever its name) and its output "logits", or its one
+// output.
 func signature(sm *tf.SavedModel) (*Model, error) {
 	sig, ok := sm.Signatures[Signature]
 	if !ok {
-		return nil, fmt.Errorf("no signature %q", Signature)
+		names := make([]string, 0, len(sm.Signatures))
+		for k := range sm.Signatures {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		return nil, fmt.Errorf("no signature %q (the model has %q)", Signature, names)
 	}
-	in, ok := sig.Inputs[InputName]
-	if !ok || len(sig.Inputs) != 1 {
-		return nil, fmt.Errorf("signature %q must have the one input %q, has %d", Signature, InputName, len(sig.Inputs))
+	inName, err := pick(sig.Inputs, "", "input")
+	if err != nil {
+		return nil, err
 	}
-	out, ok := sig.Outputs[OutputName]
-	if !ok {
-		return nil, fmt.Errorf("signature %q has no output %q", Signature, OutputName)
+	outName, err := pick(sig.Outputs, OutputName, "output")
+	if err != nil {
+		return nil, err
 	}
-	if in.DType != tf.Float || out.DType != tf.Float {
-		return nil, fmt.Errorf("signature %q: input %v and output %v must be float32", Signature, in.DType, out.DType)
+	in, out := sig.Inputs[inName], sig.Outputs[outName]
+	if in.DType != tf.Float {
+		return nil, fmt.Errorf("signature %q: input %q is %s, want float32", Signature, inName, tfgraph.DTypeName(in.DType))
+	}
+	if out.DType != tf.Float {
+		return nil, fmt.Errorf("signature %q: output %q is %s, want float32", Signature, outName, tfgraph.DTypeName(out.DType))
 	}
 	x, err := lookup(sm.Graph, in.Name)
 	if err != nil {
@@ -80,14 +93,36 @@ func signature(sm *tf.SavedModel) (*Model, error) {
 	}
 	dims, err := in.Shape.ToSlice()
 	if err != nil || len(dims) < 1 {
-		return nil, fmt.Errorf("signature %q: input %q needs a known rank with a batch axis", Signature, InputName)
+		return nil, fmt.Errorf("signature %q: input %q needs a known rank with a batch axis", Signature, inName)
 	}
 	for _, d := range dims[1:] {
 		if d < 0 {
-			return nil, fmt.Errorf("signature %q: input shape %v has an unknown dimension after the batch axis", Signature, dims)
+			return nil, fmt.Errorf("signature %q: input %q has shape %v, with an unknown dimension after the batch axis", Signature, inName, dims)
 		}
 	}
 	return &Model{sm: sm, x: x, logits: logits, input: dims[1:]}, nil
+}
+
+// pick returns the name of a signature's only input or output (what), or
+// of the one named prefer when there are several.
+func pick(m map[string]tf.TensorInfo, prefer, what string) (string, error) {
+	if _, ok := m[prefer]; ok && prefer != "" {
+		return prefer, nil
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	switch {
+	case len(names) == 1:
+		return names[0], nil
+	case len(names) == 0:
+		return "", fmt.Errorf("signature %q has no %s", Signature, what)
+	case prefer != "":
+		return "", fmt.Errorf("signature %q has %d %ss %q and none is named %q; qat needs one %s", Signature, len(names), what, names, prefer, what)
+	}
+	return "", fmt.Errorf("signature %q has %d %ss %q; qat needs one", Signature, len(names), what, names)
 }
 
 // restored checks that a model with variables came with their values:

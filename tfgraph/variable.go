@@ -187,7 +187,7 @@ func NewTensor(shape []int64, values []float32) (*tf.Tensor, error) {
 // Float32s flattens a float32 tensor of any rank into row-major values.
 func Float32s(t *tf.Tensor) ([]float32, error) {
 	if t.DataType() != tf.Float {
-		return nil, fmt.Errorf("tensor has type %v, want float32", t.DataType())
+		return nil, fmt.Errorf("tensor has type %s, want float32", DTypeName(t.DataType()))
 	}
 	var buf bytes.Buffer
 	_, err := t.WriteContentsTo(&buf)

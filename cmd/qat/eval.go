@@ -22,8 +22,9 @@ func newEval() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "eval",
 		Short: "Measure an exported SavedModel's accuracy, in Go",
-		Long: `Load a SavedModel (qat export's, or any with a serving_default signature
-x -> logits) with TensorFlow's loader, run it on the MNIST test set (10,000
+		Long: `Load a SavedModel (qat export's, or any whose serving_default signature
+has one float32 input, of any name, and an output "logits" or a single
+output) with TensorFlow's loader, run it on the MNIST test set (10,000
 images) or on --data, and print its accuracy: the argmax of the logits
 against the labels. For a model exported by qat export this equals
 fake_quant_accuracy in the run's metrics.json: the exported graph computes

@@ -170,7 +170,7 @@ func TestTrainErrors(t *testing.T) {
 		{"log-every", []string{"--log-every", "0"}, "--log-every 0 must be > 0"},
 		{"bad flag value", []string{"--steps", "many"}, `invalid argument "many" for "--steps"`},
 		{"unknown flag", []string{"--epoch", "3"}, "unknown flag: --epoch (see qat train --help)"},
-		{"epochs without batches", []string{"--epochs", "3"}, "epochs and calibration_batches need batch_size"},
+		{"epochs without batches", []string{"--epochs", "3"}, "--epochs 3 needs a config with batch_size (example 3 has none; give --steps instead)"},
 		{"positional", []string{"extra"}, `unknown command "extra" for "qat train"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,9 +38,15 @@ func newTrain() *cobra.Command {
 		Use:   "train",
 		Short: "Train one of the article's examples, or a model described by a config file",
 		Long: `Train a model with fake-quantized weights, biases and activations, with
-Adam on one intra-op and one inter-op thread. Writes DIR/losses.csv,
-DIR/initial_weights.npz, DIR/weights.npz (the final float master weights),
-DIR/ranges.npz and DIR/config.yaml.
+Adam, on --threads intra-op threads (default 1) and one inter-op thread.
+Writes DIR/losses.csv, DIR/initial_weights.npz, DIR/weights.npz (the final
+float master weights), DIR/ranges.npz and DIR/config.yaml.
+
+--init and weights.npz key each array by its variable: <layer>/kernel and
+<layer>/bias for dense and conv2d layers (depthwise_conv2d:
+<layer>/depthwise_kernel; batch_norm: <layer>/gamma, beta, moving_mean,
+moving_variance), <layer>/weight_fp and <layer>/bias_fp for the article's
+quantized_dense layers (--example 1, 2, 3).
 
 Checkpoints of the whole training state (variables, Adam's slots, the step,
 the data order, the losses so far) go to DIR/checkpoints: one at the end of
@@ -55,13 +61,13 @@ tf.train.load_checkpoint("DIR/checkpoints/ckpt-<step>").`,
 	fl := c.Flags()
 	fl.IntVar(&f.example, "example", 3, "train the article's example `N` (1, 2 or 3)")
 	fl.StringVar(&f.config, "config", "", "train the model in this YAML `file` (overrides --example)")
-	fl.StringVar(&f.init, "init", "", "initial weights from this .npz `file` (keys <layer>/weight_fp, <layer>/bias_fp)")
+	fl.StringVar(&f.init, "init", "", "initial weights from this .npz `file` (keys <layer>/kernel, <layer>/bias for dense and conv2d; <layer>/weight_fp, <layer>/bias_fp for quantized_dense and the examples; see above)")
 	fl.StringVar(&f.data, "data", "", "training data from this .npz `file` with x [N, inputs] and y one-hot [N, classes] (default: 100 synthetic examples)")
-	fl.IntVar(&f.steps, "steps", 0, "train for `N` steps (default 100, or the config's)")
+	fl.IntVar(&f.steps, "steps", 0, "train for `N` steps (default 100, or the config's steps or epochs)")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed for initial weights and synthetic data (default 1, or the config's)")
 	fl.Float64Var(&f.lr, "lr", 0, "Adam learning rate (default 0.01 for examples, the config's otherwise)")
 	fl.BoolVar(&f.fused, "fused", false, "use TensorFlow's fused ResourceApplyAdam kernel")
-	fl.IntVar(&f.epochs, "epochs", 0, "train for `N` passes over the data (needs batch_size; overrides --steps)")
+	fl.IntVar(&f.epochs, "epochs", 0, "train for `N` passes over the data (needs batch_size; replaces the config's steps)")
 	fl.IntVar(&f.threads, "threads", 1, "TensorFlow intra-op threads (1 gives the same bits on every machine)")
 	fl.StringVar(&f.out, "out", "out/run", "write results to `DIR` (created if missing)")
 	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also write a checkpoint to DIR/checkpoints every `N` steps (0: only at the end)")
@@ -88,6 +94,9 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 		return nil, "", err
 	}
 	fl := c.Flags()
+	if fl.Changed("steps") && fl.Changed("epochs") {
+		return nil, "", fmt.Errorf("--steps %d and --epochs %d: give one", f.steps, f.epochs)
+	}
 	if fl.Changed("steps") {
 		if f.steps <= 0 {
 			return nil, "", fmt.Errorf("--steps %d must be > 0", f.steps)
@@ -103,6 +112,9 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 	if fl.Changed("epochs") {
 		if f.epochs <= 0 {
 			return nil, "", fmt.Errorf("--epochs %d must be > 0", f.epochs)
+		}
+		if cfg.BatchSize == 0 {
+			return nil, "", fmt.Errorf("--epochs %d needs a config with batch_size (%s has none; give --steps instead)", f.epochs, what)
 		}
 		cfg.Epochs = f.epochs
 	}
@@ -144,6 +156,13 @@ func train(c *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
+	steps, err := cfg.StepsFor(data.Len())
+	if err != nil {
+		if f.config != "" {
+			return fmt.Errorf("%s: %w", f.config, err)
+		}
+		return err
+	}
 	init, err := cfg.InitialWeights()
 	if err != nil {
 		return err
@@ -165,9 +184,7 @@ func train(c *cobra.Command, f *trainFlags) error {
 	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
 	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
 	lc.Session.IntraOpThreads, lc.Session.InterOpThreads = f.threads, 1
-	if cfg.Epochs > 0 {
-		cfg.Steps = cfg.Epochs * (int(data.X.Shape[0]) / cfg.BatchSize)
-	}
+	cfg.Steps = steps
 	if cfg.CalibrationBatches > 0 {
 		if lc.Ranges, err = calibrate(m, data, init, cfg, lc); err != nil {
 			return err

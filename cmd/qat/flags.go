@@ -1,0 +1,25 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// rejectEmpty refuses a string flag given as "" (--out "", --config ""),
+// which would otherwise mean a default or a confusing error from the
+// system ("mkdir : no such file or directory").
+func rejectEmpty(c *cobra.Command, _ []string) error {
+	var err error
+	c.Flags().Visit(func(f *pflag.Flag) {
+		if err == nil && f.Value.Type() == "string" && f.Value.String() == "" {
+			name, _ := pflag.UnquoteUsage(f)
+			if name == "" || name == "string" {
+				name = "value"
+			}
+			err = fmt.Errorf("--%s is empty: give a %s, or leave the flag out", f.Name, name)
+		}
+	})
+	return err
+}
