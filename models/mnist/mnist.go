@@ -138,7 +138,7 @@ func readIDX(name string, r io.Reader, magic uint32) (*idx, error) {
 	}
 	// The buffer grows with the bytes that arrive, so a header announcing
 	// more items than the file holds costs no allocation of that size.
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, 1<<20)))
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, 64<<10)))
 	if n, err := buf.ReadFrom(io.LimitReader(zr, int64(size))); err != nil {
 		return nil, fmt.Errorf("mnist: %s: reading %d bytes of data for shape %v: %w", name, size, dims, truncated(err))
 	} else if n < int64(size) {
