@@ -20,7 +20,7 @@ func TestDatasetValidate(t *testing.T) {
 		f(&d)
 		return d
 	}
-	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
+	nan := float32(math.NaN())
 	wide := Array{Shape: []int64{1, 12}, Data: make([]float32, 12)}
 	wide.Data[3], wide.Data[11] = 1, 1
 	for _, tc := range []struct {
@@ -42,8 +42,6 @@ func TestDatasetValidate(t *testing.T) {
 		{"y class index instead", with(func(d *Dataset) { copy(d.Y.Data[:5], []float32{3, 0, 0, 0, 0}) }), []int64{3}, 5, "data: y row 0 (counting from 0) is [3 0 0 0 0], not one-hot"},
 		{"y NaN", with(func(d *Dataset) { d.Y.Data[0] = nan }), []int64{3}, 5, "data: y row 0 (counting from 0) is [NaN"},
 		{"y long row clipped", Dataset{X: Array{Shape: []int64{1, 3}, Data: make([]float32, 3)}, Y: wide}, []int64{3}, 12, "data: y row 0 (counting from 0) is [0 0 0 1 0 0 0 0 0 0 ... (2 more)], not one-hot"},
-		{"x NaN", with(func(d *Dataset) { d.X.Data[7] = nan }), []int64{3}, 5, "data: x example 2 (counting from 0) holds NaN at index 1; inputs must be finite"},
-		{"x infinite", with(func(d *Dataset) { d.X.Data[0] = inf }), []int64{3}, 5, "data: x example 0 (counting from 0) holds -Inf at index 0; inputs must be finite"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.d.Validate(tc.input, tc.classes)
