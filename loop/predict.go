@@ -2,6 +2,7 @@ package loop
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
@@ -48,15 +49,29 @@ func (t *Trainer) Evaluate(d models.Dataset) (float64, error) {
 }
 
 // Accuracy is the fraction of rows whose argmax in logits matches the
-// argmax of the one-hot labels.
+// argmax of the one-hot labels. Shapes that differ, data shorter or longer
+// than their shapes, labels that are not one-hot and outputs that are NaN
+// or infinite are errors naming the example.
 func Accuracy(logits, labels models.Array) (float64, error) {
-	if len(logits.Shape) != 2 || !tfgraph.SameShape(logits.Shape, labels.Shape) {
-		return 0, fmt.Errorf("accuracy: outputs %v and labels %v must both be [N, classes]", logits.Shape, labels.Shape)
+	if len(logits.Shape) != 2 || !tfgraph.SameShape(logits.Shape, labels.Shape) || logits.Shape[0] <= 0 || logits.Shape[1] <= 0 {
+		return 0, fmt.Errorf("accuracy: outputs %v and labels %v must both be [N, classes] with N, classes > 0", logits.Shape, labels.Shape)
 	}
 	n, c := int(logits.Shape[0]), int(logits.Shape[1])
+	if len(logits.Data) != n*c || len(labels.Data) != n*c {
+		return 0, fmt.Errorf("accuracy: outputs have %d values and labels %d; their shape %v needs %d", len(logits.Data), len(labels.Data), logits.Shape, n*c)
+	}
+	if err := models.CheckOneHot(labels); err != nil {
+		return 0, fmt.Errorf("accuracy: %w", err)
+	}
 	right := 0
 	for i := 0; i < n; i++ {
-		if argmax(logits.Data[i*c:(i+1)*c]) == argmax(labels.Data[i*c:(i+1)*c]) {
+		row := logits.Data[i*c : (i+1)*c]
+		for j, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return 0, fmt.Errorf("accuracy: the output of example %d (counting from 0) is %v at class %d; the model computes NaN or infinity", i, v, j)
+			}
+		}
+		if argmax(row) == argmax(labels.Data[i*c:(i+1)*c]) {
 			right++
 		}
 	}

@@ -57,8 +57,8 @@ type Config struct {
 	CalibrationBatches int             `yaml:"calibration_batches,omitempty"`
 	Optimizer          OptimizerConfig `yaml:"optimizer,flow"`
 	Data               DataConfig      `yaml:"data,flow"`
-	// Init is an optional .npz of initial weights; variables it lacks are
-	// drawn from the seed.
+	// Init is an optional .npz of initial weights for every model
+	// variable; a variable it lacks or a name the model lacks is an error.
 	Init   string        `yaml:"init,omitempty"`
 	Layers []LayerConfig `yaml:"layers"`
 	// Scheme quantizes layers of the types other than quantized_dense
@@ -417,7 +417,8 @@ func (c *Config) Dataset() (Dataset, error) {
 }
 
 // InitialWeights returns every variable's initial value: those in the Init
-// file, if any, and for the rest values drawn from Seed.
+// file, which must give every variable and no other name, or else values
+// drawn from Seed.
 func (c *Config) InitialWeights() (Weights, error) {
 	m, err := c.Model()
 	if err != nil {
@@ -432,6 +433,9 @@ func (c *Config) InitialWeights() (Weights, error) {
 		given = Weights(arrays)
 	}
 	w, err := m.InitialWeights(given, c.Seed)
+	if err == nil && c.Init != "" {
+		err = given.covers(w)
+	}
 	if err != nil && c.Init != "" {
 		return nil, fmt.Errorf("%s: %w", c.Init, err)
 	}

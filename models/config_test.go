@@ -230,6 +230,9 @@ func TestConfigModelAndData(t *testing.T) {
 		"x": {Shape: []int64{3, 10}, Data: make([]float32, 30)},
 		"y": {Shape: []int64{3, 10}, Data: make([]float32, 30)},
 	}
+	for i := range 3 { // one-hot
+		good["y"].Data[i*10+i] = 1
+	}
 	if err := WriteNPZ(c.Data.NPZ, good); err != nil {
 		t.Fatal(err)
 	}

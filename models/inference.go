@@ -2,6 +2,8 @@ package models
 
 import (
 	"fmt"
+	"math"
+	"strings"
 
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
@@ -54,8 +56,41 @@ func BuildInference(m Model, input string, weights, ranges Weights) (*Inference,
 			return nil, fmt.Errorf("ranges have no value for quantizer range %s", v.Name)
 		}
 	}
+	for _, v := range inf.Ranges {
+		if err := checkRange(v.Name, r); err != nil {
+			return nil, err
+		}
+	}
 	for _, p := range b.Params() {
 		inf.Trainable = append(inf.Trainable, p.Var)
 	}
 	return inf, nil
+}
+
+// checkRange checks the values of the range variable name, if it is a
+// quantizer's "<quantizer>_min", against its "<quantizer>_max": both
+// finite and min <= max for every channel.
+func checkRange(name string, r map[string][]float32) error {
+	q, ok := strings.CutSuffix(name, "_min")
+	if !ok {
+		return nil
+	}
+	lo, hi := r[name], r[q+"_max"]
+	if len(lo) != len(hi) {
+		return fmt.Errorf("ranges: quantizer %s has %d min values and %d max values", q, len(lo), len(hi))
+	}
+	for i := range lo {
+		at := ""
+		if len(lo) > 1 {
+			at = fmt.Sprintf(" (channel %d)", i)
+		}
+		a, b := float64(lo[i]), float64(hi[i])
+		if math.IsNaN(a) || math.IsInf(a, 0) || math.IsNaN(b) || math.IsInf(b, 0) {
+			return fmt.Errorf("ranges: quantizer %s%s has range [%v, %v]; want finite values", q, at, lo[i], hi[i])
+		}
+		if a > b {
+			return fmt.Errorf("ranges: quantizer %s%s has min %v > max %v", q, at, lo[i], hi[i])
+		}
+	}
+	return nil
 }

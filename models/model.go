@@ -2,6 +2,8 @@ package models
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
@@ -184,10 +186,27 @@ func (m Model) InitialWeights(given Weights, seed uint64) (Weights, error) {
 	if _, err := m.Build(b, x); err != nil {
 		return nil, err
 	}
+	var unknown []string
 	for _, name := range given.Names() {
 		if _, ok := b.initial[name]; !ok {
-			return nil, fmt.Errorf("initial weights name %q, which the model does not have", name)
+			unknown = append(unknown, strconv.Quote(name))
 		}
 	}
+	if len(unknown) > 0 {
+		more := ""
+		if len(unknown) > 1 {
+			more = " (nor " + nameList(unknown[1:]) + ")"
+		}
+		return nil, fmt.Errorf("initial weights name %s, which the model does not have%s; its variables are %s",
+			unknown[0], more, nameList(b.initial.Names()))
+	}
 	return b.Initial(), nil
+}
+
+// nameList joins names with commas, the first ten and a count of the rest.
+func nameList(names []string) string {
+	if len(names) > 10 {
+		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
+	}
+	return strings.Join(names, ", ")
 }

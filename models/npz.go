@@ -6,54 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 
 	"codeberg.org/sbinet/npyio/npz"
 )
-
-// ReadNPZ reads every float32 (or float64, converted) array of an .npz file.
-// Keys are returned without the ".npy" suffix.
-func ReadNPZ(path string) (map[string]Array, error) {
-	r, err := npz.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer r.Close()
-	out := map[string]Array{}
-	for _, key := range r.Keys() {
-		h := r.Header(key)
-		shape := make([]int64, len(h.Descr.Shape))
-		for i, d := range h.Descr.Shape {
-			shape[i] = int64(d)
-		}
-		if h.Descr.Fortran {
-			return nil, fmt.Errorf("read %s: array %s is in Fortran order; save it in C order", path, key)
-		}
-		var data []float32
-		switch strings.Trim(h.Descr.Type, "'") {
-		case "<f4":
-			err = r.Read(key, &data)
-		case "<f8":
-			var d64 []float64
-			err = r.Read(key, &d64)
-			data = make([]float32, len(d64))
-			for i, v := range d64 {
-				data[i] = float32(v)
-			}
-		default:
-			return nil, fmt.Errorf("read %s: array %s has dtype %s; want float32 or float64", path, key, h.Descr.Type)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: array %s: %w", path, key, err)
-		}
-		name := key
-		if ext := filepath.Ext(key); ext == ".npy" {
-			name = key[:len(key)-len(ext)]
-		}
-		out[name] = Array{Shape: shape, Data: data}
-	}
-	return out, nil
-}
 
 // WriteNPZ writes arrays to an .npz file that numpy.load reads with their
 // shapes, atomically (WriteFileAtomic).

@@ -42,3 +42,19 @@ func (w Weights) tensor(name string, shape []int64) (*tf.Tensor, error) {
 	}
 	return t, nil
 }
+
+// covers checks that w gives a value for every variable of all, naming
+// those it lacks.
+func (w Weights) covers(all Weights) error {
+	var missing []string
+	for _, name := range all.Names() {
+		if _, ok := w[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("initial weights lack %d of the model's %d variables: %s; give every variable (qat train writes initial_weights.npz in this form)",
+		len(missing), len(all), nameList(missing))
+}

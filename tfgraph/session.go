@@ -71,7 +71,8 @@ func (cfg SessionConfig) Options() (*tf.SessionOptions, error) {
 // RunBatches feeds x (float32, shape [N, ...] with values in row-major
 // order) to in, batch rows at a time, and returns out's float32 values for
 // all N rows with their shape. It is how inference runs over a data set
-// larger than one batch.
+// larger than one batch. An output without one row per example of its
+// batch, or whose rows change shape between batches, is an error.
 func RunBatches(sess *tf.Session, in, out tf.Output, shape []int64, x []float32, batch int) ([]int64, []float32, error) {
 	if len(shape) == 0 {
 		return nil, nil, fmt.Errorf("input has no batch axis")
@@ -103,12 +104,19 @@ func RunBatches(sess *tf.Session, in, out tf.Output, shape []int64, x []float32,
 		if err != nil {
 			return nil, nil, fmt.Errorf("examples %d..%d: %w", from, to, err)
 		}
+		got := res[0].Shape()
+		if len(got) == 0 || got[0] != int64(to-from) {
+			return nil, nil, fmt.Errorf("examples %d..%d: the output has shape %v; want %d rows, one per example", from, to, got, to-from)
+		}
+		if outShape != nil && !SameShape(got[1:], outShape[1:]) {
+			return nil, nil, fmt.Errorf("examples %d..%d: the output has shape %v but the batches before had rows of shape %v", from, to, got, outShape[1:])
+		}
 		v, err := Float32s(res[0])
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("examples %d..%d: %w", from, to, err)
 		}
 		vals = append(vals, v...)
-		outShape = append([]int64{int64(to)}, res[0].Shape()[1:]...)
+		outShape = append([]int64{int64(to)}, got[1:]...)
 	}
 	return outShape, vals, nil
 }

@@ -50,3 +50,50 @@ func TestRunBatches(t *testing.T) {
 		})
 	}
 }
+
+// RunBatches checks every output's rows against its batch: a graph whose
+// output has fewer rows than the batch, no batch axis, or rows that change
+// shape from batch to batch is an error naming the examples, not values
+// that a caller would index out of range.
+func TestRunBatchesOutputShape(t *testing.T) {
+	g := tfgraph.NewGraph()
+	x := g.Placeholder("x", tf.Float, []int64{-1, 2})
+	outputs := map[string]tf.Output{
+		"column sums": g.Sum("column_sums", x, []int32{0}, true),                           // [1, 2]
+		"total":       g.Sum("total", x, []int32{0, 1}, false),                             // []
+		"gram":        g.MatMul("gram", x, x, false, true),                                 // [b, b]
+		"flattened":   g.Reshape("flat", x, []int64{-1}),                                   // [2b]
+		"rows":        g.Sum("rows", g.Mul("m", x, g.Scalar("k", 3)), []int32{0, 1}, true), // [1, 1]
+	}
+	sess, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	data := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, c := range []struct {
+		out   string
+		batch int
+		want  string
+	}{
+		{"column sums", 2, "examples 0..2: the output has shape [1 2]; want 2 rows, one per example"},
+		{"total", 5, "examples 0..5: the output has shape []; want 5 rows, one per example"},
+		{"gram", 2, "examples 4..5: the output has shape [1 1] but the batches before had rows of shape [2]"},
+		{"flattened", 3, "examples 0..3: the output has shape [6]; want 3 rows, one per example"},
+		{"rows", 1, ""},
+		{"rows", 2, "examples 0..2: the output has shape [1 1]; want 2 rows"},
+	} {
+		t.Run(c.out, func(t *testing.T) {
+			shape, vals, err := tfgraph.RunBatches(sess, x, outputs[c.out], []int64{5, 2}, data, c.batch)
+			if c.want == "" {
+				if err != nil || !slices.Equal(shape, []int64{5, 1}) || len(vals) != 5 {
+					t.Fatalf("got %v %v, %v", shape, vals, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v %v, %v; want an error containing %q", shape, vals, err, c.want)
+			}
+		})
+	}
+}

@@ -90,7 +90,13 @@ func TestTrainConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	bias := models.Array{Shape: []int64{2}, Data: []float32{0.25, -0.5}}
-	if err := models.WriteNPZ(filepath.Join(dir, "w.npz"), map[string]models.Array{"b/bias_fp": bias}); err != nil {
+	given := map[string]models.Array{ // --init gives every variable
+		"a/weight_fp": {Shape: []int64{3, 4}, Data: []float32{.1, .2, .3, .4, .5, .6, -.1, -.2, -.3, -.4, -.5, -.6}},
+		"a/bias_fp":   {Shape: []int64{4}, Data: []float32{0, .1, 0, -.1}},
+		"b/weight_fp": {Shape: []int64{4, 2}, Data: []float32{.3, -.3, .2, -.2, .1, -.1, .4, -.4}},
+		"b/bias_fp":   bias,
+	}
+	if err := models.WriteNPZ(filepath.Join(dir, "w.npz"), given); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
@@ -108,8 +114,8 @@ func TestTrainConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(init["b/bias_fp"], bias) || len(init) != 4 {
-		t.Errorf("initial weights %v", init)
+	if !reflect.DeepEqual(init, given) {
+		t.Errorf("initial weights %v, want %v", init, given)
 	}
 }
 

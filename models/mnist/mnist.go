@@ -1,6 +1,7 @@
 package mnist
 
 import (
+	"bytes"
 	"compress/gzip"
 	"embed"
 	"encoding/binary"
@@ -32,8 +33,9 @@ const (
 
 	imagesMagic = 0x00000803 // idx3: unsigned bytes, 3 dimensions
 	labelsMagic = 0x00000801 // idx1: unsigned bytes, 1 dimension
-	// maxBytes bounds the pixel data a header may announce, so a corrupt
-	// count gives an error rather than a huge allocation.
+	// maxBytes bounds the data a header may announce (MNIST's largest file
+	// holds 47 MB). The buffer for the data grows only as bytes arrive, so a
+	// count larger than the file gives an error, not a huge allocation.
 	maxBytes = 1 << 30
 )
 
@@ -134,10 +136,16 @@ func readIDX(name string, r io.Reader, magic uint32) (*idx, error) {
 		dims[i] = int(d)
 		size *= int(d)
 	}
-	data := make([]byte, size)
-	if _, err := io.ReadFull(zr, data); err != nil {
+	// The buffer grows with the bytes that arrive, so a header announcing
+	// more items than the file holds costs no allocation of that size.
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, 64<<10)))
+	if n, err := buf.ReadFrom(io.LimitReader(zr, int64(size))); err != nil {
 		return nil, fmt.Errorf("mnist: %s: reading %d bytes of data for shape %v: %w", name, size, dims, truncated(err))
+	} else if n < int64(size) {
+		return nil, fmt.Errorf("mnist: %s: reading %d bytes of data for shape %v: file is truncated: it holds %d: %w",
+			name, size, dims, n, io.ErrUnexpectedEOF)
 	}
+	data := buf.Bytes()
 	// Reading to the end checks the gzip checksum and finds trailing bytes.
 	if n, err := io.Copy(io.Discard, zr); err != nil {
 		return nil, fmt.Errorf("mnist: %s: after the data: %w", name, truncated(err))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -169,15 +170,23 @@ func TestReadIDXErrors(t *testing.T) {
 		{"truncated dims", raw(0, 0, 8, 3, 0, 0, 0, 3, 0, 0), "reading dimension 2 of 3: file is truncated"},
 		{"zero count", idxFile(t, imagesMagic, []uint32{0, 2, 2}, nil), "dimension 1 is 0"},
 		{"too large", idxFile(t, imagesMagic, []uint32{1 << 20, 1 << 20, 28}, nil), "dimension 2 is 1048576: the file is corrupt or too large"},
-		{"truncated data", idxFile(t, imagesMagic, []uint32{3, 2, 2}, make([]byte, 11)), "reading 12 bytes of data for shape [3 2 2]: file is truncated"},
+		{"truncated data", idxFile(t, imagesMagic, []uint32{3, 2, 2}, make([]byte, 11)), "reading 12 bytes of data for shape [3 2 2]: file is truncated: it holds 11"},
+		{"count beyond the file", idxFile(t, imagesMagic, []uint32{1_000_000, 28, 28}, make([]byte, 784)), "reading 784000000 bytes of data for shape [1000000 28 28]: file is truncated: it holds 784"},
 		{"trailing data", idxFile(t, imagesMagic, []uint32{3, 2, 2}, make([]byte, 14)), "2 bytes after the data"},
 		{"truncated gzip", images[:len(images)-10], "file is truncated"},
 		{"bad checksum", badCRC, "checksum"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			got, err := readIDX("f.gz", bytes.NewReader(tc.file), imagesMagic)
+			runtime.ReadMemStats(&after)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "mnist: f.gz: ") {
 				t.Fatalf("got %v, %v; want an error starting mnist: f.gz: and containing %q", got, err, tc.want)
+			}
+			// A header's count is not an allocation: the first buffer is 64 KiB.
+			if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+				t.Errorf("allocated %d bytes for a %d-byte file", n, len(tc.file))
 			}
 		})
 	}
