@@ -24,9 +24,16 @@ const maxNPYHeader = 1 << 16
 const defaultMemoryCap = 8 << 30
 
 // memoryBudget returns how many bytes ReadNPZ may allocate for the arrays
-// of one file and where that figure comes from. A variable so tests can
-// set a small budget.
-var memoryBudget = systemMemoryBudget
+// of one file and where that figure comes from: MemoryBudget (so
+// SetMemoryLimit lowers it), or defaultMemoryCap where the system does not
+// say.
+func memoryBudget() (uint64, string) {
+	b, source := MemoryBudget()
+	if source == "" {
+		return defaultMemoryCap, "ReadNPZ's cap where the system does not say"
+	}
+	return uint64(b), source
+}
 
 // ReadNPZ reads every float32 (or float64, converted) array of an .npz
 // file, as numpy.savez writes it: a zip whose members are .npy arrays.
@@ -122,7 +129,7 @@ func readMember(m *zip.File, size int64) (Array, error) {
 	if h.fortran {
 		return Array{}, fmt.Errorf("array is in Fortran order; save it in C order (numpy.ascontiguousarray)")
 	}
-	n, ok := elements(h.shape)
+	n, ok := npyElements(h.shape)
 	present := m.UncompressedSize64 - uint64(headerLen)
 	if m.UncompressedSize64 < uint64(headerLen) {
 		present = 0
@@ -317,8 +324,8 @@ func (h npyHeader) shapeText() string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
-// elements is the product of shape; ok is false if it overflows an int.
-func elements(shape []uint64) (uint64, bool) {
+// npyElements is the product of a .npy shape; ok is false if it overflows an int.
+func npyElements(shape []uint64) (uint64, bool) {
 	n := uint64(1)
 	for _, d := range shape {
 		if d != 0 && n > math.MaxInt/d {
@@ -475,49 +482,4 @@ func (p *pyParser) tuple() ([]uint64, error) {
 		}
 	}
 	return out, nil
-}
-
-// systemMemoryBudget is MemAvailable from /proc/meminfo, lowered to what
-// the cgroup (v2) still allows, or defaultMemoryCap where neither is known.
-func systemMemoryBudget() (uint64, string) {
-	budget, source := uint64(0), ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-				kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				if err == nil {
-					budget, source = kb<<10, "MemAvailable in /proc/meminfo"
-				}
-			}
-		}
-	}
-	if limit, ok := cgroupFree(); ok && (budget == 0 || limit < budget) {
-		budget, source = limit, "the cgroup's memory.max less memory.current"
-	}
-	if budget == 0 {
-		return defaultMemoryCap, "ReadNPZ's cap where the system does not say"
-	}
-	return budget, source
-}
-
-// cgroupFree is memory.max - memory.current of this process's cgroup v2,
-// if it has a limit.
-func cgroupFree() (uint64, bool) {
-	read := func(name string) (uint64, bool) {
-		b, err := os.ReadFile("/sys/fs/cgroup/" + name)
-		if err != nil {
-			return 0, false
-		}
-		v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-		return v, err == nil
-	}
-	limit, ok := read("memory.max") // "max" when unlimited: not a number
-	if !ok {
-		return 0, false
-	}
-	used, ok := read("memory.current")
-	if !ok || used >= limit {
-		return 0, false
-	}
-	return limit - used, true
 }

@@ -13,9 +13,8 @@ import (
 // huge declared size is refused and each run stays cheap). The corpus in
 // testdata/fuzz/FuzzReadNPZ runs with plain go test.
 func FuzzReadNPZ(f *testing.F) {
-	saved := memoryBudget
-	f.Cleanup(func() { memoryBudget = saved })
-	memoryBudget = func() (uint64, string) { return 16 << 20, "the fuzz test's budget" }
+	saved := SetMemoryLimit(16 << 20)
+	f.Cleanup(func() { SetMemoryLimit(saved) })
 	f.Add(npy(x23, f32(1, 2, 3, 4, 5, 6)), true)
 	f.Add(zipOf(f, member{name: "x.npy", data: npy(x23, f32(1, 2, 3, 4, 5, 6))}), false)
 	f.Fuzz(func(t *testing.T, data []byte, asMember bool) {
