@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -170,10 +171,10 @@ func (t *Trainer) Save(dir string) (string, error) {
 }
 
 func (t *Trainer) save(dir, final string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, atomicfile.DirMode); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(dir, ckptTmp)
+	tmp, err := atomicfile.MkdirTemp(dir, ckptTmp)
 	if err != nil {
 		return err
 	}
@@ -206,13 +207,10 @@ func (t *Trainer) save(dir, final string) error {
 		return fmt.Errorf("save in %s: %w", tmp, err)
 	}
 	state := fmt.Sprintf("model_checkpoint_path: %q\nall_model_checkpoint_paths: %q\n", ckptPrefix, ckptPrefix)
-	if err := os.WriteFile(filepath.Join(tmp, ckptStateFile), []byte(state), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, ckptStateFile), []byte(state), atomicfile.FileMode); err != nil {
 		return err
 	}
 	if err := syncFolder(tmp, true); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
 		return err
 	}
 	// Move a checkpoint of the same step aside, to a fresh unused name
@@ -220,7 +218,7 @@ func (t *Trainer) save(dir, final string) error {
 	// then drop the old one.
 	var old string
 	if _, err := os.Stat(final); err == nil {
-		if old, err = os.MkdirTemp(dir, ckptTmp); err != nil {
+		if old, err = atomicfile.MkdirTemp(dir, ckptTmp); err != nil {
 			return err
 		}
 		if err := os.Remove(old); err != nil {
@@ -246,7 +244,7 @@ func (t *Trainer) save(dir, final string) error {
 	// Python's tf.train.latest_checkpoint(dir) reads this file; qat's own
 	// RestoreLatest lists the folders instead.
 	latest := fmt.Sprintf("model_checkpoint_path: %q\n", filepath.Join(filepath.Base(final), ckptPrefix))
-	return models.WriteFile(filepath.Join(dir, ckptStateFile), []byte(latest))
+	return atomicfile.WriteFile(filepath.Join(dir, ckptStateFile), []byte(latest))
 }
 
 // syncFolder fsyncs dir (and, with files, the files in it).

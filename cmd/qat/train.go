@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/schollz/progressbar/v3"
@@ -312,7 +313,7 @@ func writeResults(dir string, tr *loop.Trainer, losses []float32) error {
 	for i, l := range losses {
 		fmt.Fprintf(&b, "%d,%s\n", i+1, strconv.FormatFloat(float64(l), 'g', -1, 32))
 	}
-	if err := models.WriteFile(filepath.Join(dir, "losses.csv"), b.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "losses.csv"), b.Bytes()); err != nil {
 		return err
 	}
 	if err := models.WriteNPZ(filepath.Join(dir, "weights.npz"), w); err != nil {
@@ -342,7 +343,7 @@ func writeConfig(path string, cfg *models.Config) error {
 	if err := c.Encode(&b); err != nil {
 		return fmt.Errorf("config.yaml: %w", err)
 	}
-	return models.WriteFile(path, b.Bytes())
+	return atomicfile.WriteFile(path, b.Bytes())
 }
 
 // progress shows training progress on w: a bar with the loss on a
