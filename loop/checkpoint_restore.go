@@ -19,6 +19,8 @@ import (
 // checkpoint's error, if none restores, and with an error wrapping
 // ErrNoCheckpoint if dir holds no checkpoint.
 func (t *Trainer) RestoreLatest(dir string) (path string, skipped []error, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	cks, err := Checkpoints(dir)
 	if err != nil {
 		return "", nil, err
@@ -27,7 +29,7 @@ func (t *Trainer) RestoreLatest(dir string) (path string, skipped []error, err e
 		return "", nil, fmt.Errorf("%w in %s", ErrNoCheckpoint, dir)
 	}
 	for _, c := range cks {
-		if err := t.Restore(c.Path); err != nil {
+		if err := t.restoreFrom(c.Path); err != nil {
 			skipped = append(skipped, err)
 			continue
 		}
@@ -43,6 +45,12 @@ func (t *Trainer) RestoreLatest(dir string) (path string, skipped []error, err e
 // same batch size and data seed. The checks and reads come first: if
 // Restore fails, the trainer's state is unchanged.
 func (t *Trainer) Restore(path string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.restoreFrom(path)
+}
+
+func (t *Trainer) restoreFrom(path string) error {
 	if err := t.restore(path); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -65,6 +73,16 @@ func (t *Trainer) restore(path string) error {
 		return err
 	}
 	feeds := map[tf.Output]*tf.Tensor{t.ckpt.prefix: pt}
+	format, err := t.session.Run(feeds, []tf.Output{t.ckpt.format}, nil)
+	if err != nil {
+		return unreadable(prefix, err)
+	}
+	switch f, _ := format[0].Value().(int64); {
+	case f == 1:
+		return fmt.Errorf("format 1, of an older qat, which did not record a fingerprint of the training data; this qat reads format %d, and cannot check that the data are the same: start a new run", ckptFormat)
+	case f != ckptFormat:
+		return fmt.Errorf("format %d; this qat reads format %d", f, ckptFormat)
+	}
 	meta, err := t.session.Run(feeds, t.ckpt.meta, nil)
 	if err != nil {
 		return unreadable(prefix, err)
@@ -81,9 +99,6 @@ func (t *Trainer) restore(path string) error {
 			ints[k.name] = v
 		}
 	}
-	if f := ints[keyFormat]; f != ckptFormat {
-		return fmt.Errorf("format %d; this qat reads format %d", f, ckptFormat)
-	}
 	if err := t.sameModel(m[keyVariables]); err != nil {
 		return err
 	}
@@ -99,6 +114,9 @@ func (t *Trainer) restore(path string) error {
 		if got := ints[c.key]; got != c.want {
 			return fmt.Errorf("it was trained with %s %d, this trainer has %d: resuming would not continue the same run", c.what, got, c.want)
 		}
+	}
+	if sum, _ := m[keyData].Value().(string); sum != t.fingerprint() {
+		return fmt.Errorf("it was trained on other data (%s %s, this trainer's data %s): the data differ, though their shapes are the same; resuming would not continue the same run", keyData, sum, t.fingerprint())
 	}
 	step := ints[keyStep]
 	losses, ok := m[keyLosses].Value().([]float32)
@@ -135,6 +153,9 @@ func (t *Trainer) restore(path string) error {
 		if err := t.batches.SetState(models.BatchState{Epoch: int(epoch), Index: int(index)}); err != nil {
 			return err
 		}
+	}
+	if _, err := t.session.Run(nil, nil, []*tf.Operation{t.good.snapshot}); err != nil {
+		return fmt.Errorf("assign variables: %w", err)
 	}
 	t.step, t.losses = int(step), losses
 	return nil

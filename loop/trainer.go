@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
@@ -39,7 +40,16 @@ func DefaultConfig() Config {
 // Trainer runs QAT steps on one model in one session. Besides the
 // training graph it holds an inference graph on the same variables
 // (Predict, Evaluate).
+//
+// A Trainer is safe for concurrent use: its methods hold a lock, so steps,
+// saves, restores and reads of its state (Weights, State, Predict, ...)
+// from several goroutines run one at a time, each seeing the state between
+// two steps. Run takes the lock step by step and calls its report function
+// without it. Steps from several goroutines take the batches in turn, in an
+// order that depends on scheduling, so only steps from one goroutine give
+// reproducible bits.
 type Trainer struct {
+	mu      sync.Mutex
 	graph   *tfgraph.Graph
 	session *tf.Session
 	x, y    tf.Output
@@ -58,6 +68,9 @@ type Trainer struct {
 	losses  []float32 // of every step, restored ones too
 	ckpt    ckptGraph
 	keep    int // checkpoints Save keeps
+	good    lastGood
+	data    models.Dataset // for the fingerprint
+	dataSum string         // the data's fingerprint, once computed
 }
 
 // StepResult reports one finished step (1-based) and the loss it computed
@@ -83,7 +96,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	if err := cfg.Adam.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Trainer{keep: cfg.KeepCheckpoints}
+	t := &Trainer{keep: cfg.KeepCheckpoints, data: data}
 	if t.keep == 0 {
 		t.keep = DefaultKeepCheckpoints
 	}
@@ -155,6 +168,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	}
 	t.ckpt = addCheckpointOps(g, t.vars, t.reads, batchSize, data.X.Shape[0], dataSeed)
 	initOp := g.InitOp()
+	t.good = addLastGood(g, t.vars, t.train, t.loss)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
@@ -164,6 +178,10 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	}
 	t.session = sess
 	if _, err := sess.Run(nil, nil, []*tf.Operation{initOp}); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("initialise variables: %w", err)
+	}
+	if _, err := sess.Run(nil, nil, []*tf.Operation{t.good.snapshot}); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("initialise variables: %w", err)
 	}
@@ -201,40 +219,71 @@ func Minimize(g *tfgraph.Graph, loss tf.Output, params []models.Param, opt Adam)
 }
 
 // Step runs one training step as a single Session.Run: it returns the loss
-// of the current weights and applies every update.
+// of the current weights and applies every update. If the loss is NaN or
+// infinite the step is undone and the error is a *NonFiniteLossError.
 func (t *Trainer) Step() (float32, error) {
-	if t.batches != nil {
-		x, y := t.batches.Next()
-		return t.StepOn(x, y)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	loss, _, err := t.stepLocked()
+	return loss, err
+}
+
+// stepLocked runs the next step and returns its loss and number.
+func (t *Trainer) stepLocked() (float32, int, error) {
+	if t.batches == nil {
+		return t.run(t.feeds, nil)
 	}
-	return t.run(t.feeds)
+	before := t.batches.State()
+	x, y := t.batches.Next()
+	feeds, err := feedXY(t.x, t.y, x, y)
+	if err != nil {
+		_ = t.batches.SetState(before)
+		return 0, t.step + 1, fmt.Errorf("step %d: %w", t.step+1, err)
+	}
+	return t.run(feeds, &before)
 }
 
 // StepOn runs one training step on the given batch instead of the next
 // one (x and y must have the trainer's batch shape).
 func (t *Trainer) StepOn(x, y models.Array) (float32, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	feeds, err := feedXY(t.x, t.y, x, y)
 	if err != nil {
 		return 0, fmt.Errorf("step %d: %w", t.step+1, err)
 	}
-	return t.run(feeds)
+	loss, _, err := t.run(feeds, nil)
+	return loss, err
 }
 
-func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, error) {
-	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
-	if err != nil {
-		return 0, fmt.Errorf("step %d: %w", t.step+1, err)
+// run runs a step on feeds; before is the data position to go back to if
+// the step is undone.
+func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor, before *models.BatchState) (float32, int, error) {
+	n := t.step + 1
+	undo := func() {
+		if before != nil {
+			_ = t.batches.SetState(*before) // a position State returned
+		}
 	}
-	t.step++
+	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train, t.good.keep})
+	if err != nil {
+		undo()
+		return 0, n, fmt.Errorf("step %d: %w", n, err)
+	}
 	loss, ok := out[0].Value().(float32)
-	t.losses = append(t.losses, loss)
 	if !ok {
-		return 0, fmt.Errorf("step %d: loss has type %T", t.step, out[0].Value())
+		return 0, n, fmt.Errorf("step %d: loss has type %T", n, out[0].Value())
 	}
 	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-		return loss, fmt.Errorf("step %d: loss is %v; stopping (lower the learning rate or check the data)", t.step, loss)
+		if _, err := t.session.Run(nil, nil, []*tf.Operation{t.good.rollback}); err != nil {
+			return loss, n, fmt.Errorf("step %d: loss is %v, and undoing the step failed: %w", n, loss, err)
+		}
+		undo()
+		return loss, n, &NonFiniteLossError{Step: n, Loss: loss}
 	}
-	return loss, nil
+	t.step = n
+	t.losses = append(t.losses, loss)
+	return loss, n, nil
 }
 
 // Run runs steps training steps, calling report (if not nil) after each. It
@@ -242,14 +291,16 @@ func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, error) {
 func (t *Trainer) Run(ctx context.Context, steps int, report func(StepResult) error) error {
 	for i := 0; i < steps; i++ {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("training stopped after step %d: %w", t.step, err)
+			return fmt.Errorf("training stopped after step %d: %w", t.StepsDone(), err)
 		}
-		loss, err := t.Step()
+		t.mu.Lock()
+		loss, n, err := t.stepLocked()
+		t.mu.Unlock()
 		if err != nil {
 			return err
 		}
 		if report != nil {
-			if err := report(StepResult{Step: t.step, Loss: loss}); err != nil {
+			if err := report(StepResult{Step: n, Loss: loss}); err != nil {
 				return err
 			}
 		}
@@ -266,7 +317,9 @@ func (t *Trainer) Weights() (models.Weights, error) { return t.subset(t.model) }
 func (t *Trainer) Ranges() (models.Weights, error) { return t.subset(t.ranges) }
 
 func (t *Trainer) subset(names map[string]bool) (models.Weights, error) {
-	all, err := t.State()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	all, err := t.state()
 	if err != nil {
 		return nil, err
 	}
@@ -279,5 +332,9 @@ func (t *Trainer) subset(names map[string]bool) (models.Weights, error) {
 	return w, nil
 }
 
-// Close releases the session.
-func (t *Trainer) Close() error { return t.session.Close() }
+// Close releases the session; later calls return errors.
+func (t *Trainer) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.session.Close()
+}
