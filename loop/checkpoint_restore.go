@@ -154,11 +154,8 @@ func (t *Trainer) restore(path string) error {
 			return err
 		}
 	}
-	if _, err := t.session.Run(nil, nil, []*tf.Operation{t.good.snapshot}); err != nil {
-		return fmt.Errorf("assign variables: %w", err)
-	}
 	t.step, t.losses = int(step), losses
-	return nil
+	return t.snapshotNow()
 }
 
 // sameModel checks the checkpoint's list of variable names against the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/qat-go/qat/models"
@@ -69,8 +70,13 @@ type Trainer struct {
 	ckpt    ckptGraph
 	keep    int // checkpoints Save keeps
 	good    lastGood
-	data    models.Dataset // for the fingerprint
-	dataSum string         // the data's fingerprint, once computed
+	// The snapshot: its step, its position in the data, and whether the
+	// steps since can be run again (not after StepOn).
+	snapStep   int
+	snapData   models.BatchState
+	replayable bool
+	data       models.Dataset // for the fingerprint
+	dataSum    string         // the data's fingerprint, once computed
 }
 
 // StepResult reports one finished step (1-based) and the loss it computed
@@ -168,7 +174,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	}
 	t.ckpt = addCheckpointOps(g, t.vars, t.reads, batchSize, data.X.Shape[0], dataSeed)
 	initOp := g.InitOp()
-	t.good = addLastGood(g, t.vars, t.train, t.loss)
+	t.good = addLastGood(g, t.vars)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
@@ -181,9 +187,9 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 		sess.Close()
 		return nil, fmt.Errorf("initialise variables: %w", err)
 	}
-	if _, err := sess.Run(nil, nil, []*tf.Operation{t.good.snapshot}); err != nil {
+	if err := t.snapshotNow(); err != nil {
 		sess.Close()
-		return nil, fmt.Errorf("initialise variables: %w", err)
+		return nil, err
 	}
 	if t.batches == nil {
 		xt, err := tfgraph.NewTensor(data.X.Shape, data.X.Data)
@@ -220,7 +226,8 @@ func Minimize(g *tfgraph.Graph, loss tf.Output, params []models.Param, opt Adam)
 
 // Step runs one training step as a single Session.Run: it returns the loss
 // of the current weights and applies every update. If the loss is NaN or
-// infinite the step is undone and the error is a *NonFiniteLossError.
+// infinite, or the updates make a variable so, the step is undone and the
+// error is a *DivergedError.
 func (t *Trainer) Step() (float32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -230,21 +237,23 @@ func (t *Trainer) Step() (float32, error) {
 
 // stepLocked runs the next step and returns its loss and number.
 func (t *Trainer) stepLocked() (float32, int, error) {
-	if t.batches == nil {
-		return t.run(t.feeds, nil)
+	feeds := t.feeds
+	if t.batches != nil {
+		before := t.batches.State()
+		x, y := t.batches.Next()
+		var err error
+		if feeds, err = feedXY(t.x, t.y, x, y); err != nil {
+			_ = t.batches.SetState(before) // a position State returned
+			return 0, t.step + 1, fmt.Errorf("step %d: %w", t.step+1, err)
+		}
 	}
-	before := t.batches.State()
-	x, y := t.batches.Next()
-	feeds, err := feedXY(t.x, t.y, x, y)
-	if err != nil {
-		_ = t.batches.SetState(before)
-		return 0, t.step + 1, fmt.Errorf("step %d: %w", t.step+1, err)
-	}
-	return t.run(feeds, &before)
+	return t.run(feeds)
 }
 
 // StepOn runs one training step on the given batch instead of the next
-// one (x and y must have the trainer's batch shape).
+// one (x and y must have the trainer's batch shape). A step after StepOn
+// that diverges is undone back to the last snapshot (up to 19 steps
+// back), as StepOn's batches cannot be run again.
 func (t *Trainer) StepOn(x, y models.Array) (float32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -252,22 +261,18 @@ func (t *Trainer) StepOn(x, y models.Array) (float32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("step %d: %w", t.step+1, err)
 	}
-	loss, _, err := t.run(feeds, nil)
+	t.replayable = false
+	loss, _, err := t.run(feeds)
 	return loss, err
 }
 
-// run runs a step on feeds; before is the data position to go back to if
-// the step is undone.
-func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor, before *models.BatchState) (float32, int, error) {
+// run runs a step on feeds. A step whose loss is not finite, or after
+// which (checked every snapshotEvery steps) a variable is not, is undone
+// (diverged).
+func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, int, error) {
 	n := t.step + 1
-	undo := func() {
-		if before != nil {
-			_ = t.batches.SetState(*before) // a position State returned
-		}
-	}
-	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train, t.good.keep})
+	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
 	if err != nil {
-		undo()
 		return 0, n, fmt.Errorf("step %d: %w", n, err)
 	}
 	loss, ok := out[0].Value().(float32)
@@ -275,14 +280,19 @@ func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor, before *models.BatchState)
 		return 0, n, fmt.Errorf("step %d: loss has type %T", n, out[0].Value())
 	}
 	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-		if _, err := t.session.Run(nil, nil, []*tf.Operation{t.good.rollback}); err != nil {
-			return loss, n, fmt.Errorf("step %d: loss is %v, and undoing the step failed: %w", n, loss, err)
-		}
-		undo()
-		return loss, n, &NonFiniteLossError{Step: n, Loss: loss}
+		return loss, n, t.diverged(append(slices.Clone(t.losses), loss), n)
 	}
 	t.step = n
 	t.losses = append(t.losses, loss)
+	if n-t.snapStep >= snapshotEvery {
+		ok, err := t.keepIfFinite()
+		if err != nil {
+			return loss, n, fmt.Errorf("step %d: %w", n, err)
+		}
+		if !ok {
+			return loss, n, t.diverged(t.losses, n)
+		}
+	}
 	return loss, n, nil
 }
 

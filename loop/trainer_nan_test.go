@@ -13,7 +13,8 @@ import (
 )
 
 // A step whose loss is not finite (a learning rate of 1e30 makes one at
-// step 2 of a float MLP) is undone: the error names the step, the trainer keeps the
+// step 2 of a float MLP; the trainer goes back to its snapshot of step 0
+// and runs step 1 again) is undone: the error names the step, the trainer keeps the
 // state after the step before (every variable, bit for bit), its step
 // count and losses, and its place in the data, so the same step fails the
 // same way again and a checkpoint of the last good state can be saved and
@@ -39,7 +40,7 @@ func TestStepUndoesNonFiniteLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	var nan *loop.NonFiniteLossError
+	var nan *loop.DivergedError
 	var last models.Weights
 	for i := 0; i < 50 && nan == nil; i++ {
 		if last, err = tr.State(); err != nil {
@@ -58,9 +59,11 @@ func TestStepUndoesNonFiniteLoss(t *testing.T) {
 	if good < 1 || tr.StepsDone() != good || len(tr.Losses()) != good {
 		t.Fatalf("NaN at step %d; StepsDone %d, %d losses; want the NaN after step 1 and %d steps done", nan.Step, tr.StepsDone(), len(tr.Losses()), good)
 	}
-	if msg := err.Error(); !strings.HasPrefix(msg, fmt.Sprintf("step %d: loss is %v; stopping", nan.Step, nan.Loss)) ||
-		!strings.HasSuffix(msg, fmt.Sprintf("the step was undone, the trainer holds the state after step %d", good)) {
+	if msg := err.Error(); msg != fmt.Sprintf("step %d: loss is NaN; stopping (lower the learning rate or check the data); the trainer holds the state after step %d", nan.Step, good) {
 		t.Errorf("error %q", msg)
+	}
+	if nan.Kept != good || len(nan.Losses) != 1 || !math.IsNaN(float64(nan.Losses[0])) {
+		t.Errorf("Kept %d, Losses %v; want %d, [NaN]", nan.Kept, nan.Losses, good)
 	}
 	state, err := tr.State()
 	if err != nil {
