@@ -226,11 +226,16 @@ func TestTrainNaNKeepsLastGood(t *testing.T) {
 
 // TestRunFolderModes checks that everything in a run folder (checkpoints
 // too) is readable by other users: files 0644 and folders 0755, less the
-// umask.
+// umask; and that the last line names every file written.
 func TestRunFolderModes(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
-	if code, _, stderr := qat(t, context.Background(), "train", "--example", "1", "--steps", "4", "--checkpoint-every", "2", "--out", out); code != 0 {
+	code, stdout, stderr := qat(t, context.Background(), "train", "--example", "1", "--steps", "4", "--checkpoint-every", "2", "--out", out)
+	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "wrote losses.csv, weights.npz, ranges.npz, initial_weights.npz and config.yaml to " + out + ", checkpoint " +
+		filepath.Join(out, "checkpoints", "ckpt-000000004") + "\n"; !strings.HasSuffix(stdout, want) {
+		t.Errorf("stdout %q\nwant it to end %q", stdout, want)
 	}
 	mask := syscall.Umask(0)
 	syscall.Umask(mask)
