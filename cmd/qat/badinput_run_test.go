@@ -139,6 +139,7 @@ func TestFailedCommandsLeaveRunAlone(t *testing.T) {
 		{"lr -1", []string{"train", "--config", cfg, "--lr", "-1", "--out", "{out}", "--resume"}, nil, "qat: --lr -1 must be finite and > 0"},
 		{"unknown flag", []string{"train", "--config", cfg, "--epoch", "3", "--out", "{out}"}, nil, "unknown flag: --epoch"},
 		{"example 4", []string{"train", "--example", "4", "--out", "{out}"}, nil, "qat: --example 4: the article has examples 1, 2 and 3"},
+		{"out empty", []string{"train", "--config", cfg, "--out", ""}, nil, `qat: --out "" must name the output folder`},
 		{"export onto an existing folder", []string{"export", "--from", "{out}", "--out", "{out}/checkpoints"}, nil, "already exists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

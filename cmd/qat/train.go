@@ -122,6 +122,9 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 	if f.checkpointEvery < 0 {
 		return nil, "", fmt.Errorf("--checkpoint-every %d must be >= 0", f.checkpointEvery)
 	}
+	if strings.TrimSpace(f.out) == "" {
+		return nil, "", errors.New(`--out "" must name the output folder`)
+	}
 	if f.logEvery <= 0 {
 		return nil, "", fmt.Errorf("--log-every %d must be > 0", f.logEvery)
 	}
