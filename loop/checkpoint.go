@@ -1,14 +1,19 @@
 package loop
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -21,8 +26,13 @@ import (
 // The bundle holds every variable of the trainer under its graph name
 // (c1/kernel, c1/kernel_min, adam/c1_kernel/m, adam/iterations,
 // global_step, ...) and the trainer's own state under "_trainer/" and
-// "_data/" (step, losses, data order), so a restored trainer continues
-// bit for bit.
+// "_data/" (step, losses, data order, and what the run was: batch size,
+// data seed, number of examples and a SHA-256 of the training data), so a
+// restored trainer continues bit for bit.
+//
+// Format 2 added _data/sha256. Checkpoints of format 1 (written before it)
+// are refused: without the fingerprint a resume cannot tell whether the
+// data are the same.
 const (
 	// DefaultKeepCheckpoints is how many checkpoints Save keeps in its
 	// folder when Config.KeepCheckpoints is 0.
@@ -31,7 +41,7 @@ const (
 	ckptName      = "ckpt-"      // checkpoint folders: ckpt-000000012
 	ckptPrefix    = "ckpt"       // the bundle's prefix inside the folder
 	ckptTmp       = ".tmp-ckpt-" // folders being written or replaced
-	ckptFormat    = 1            // _trainer/format
+	ckptFormat    = 2            // _trainer/format
 	ckptStateFile = "checkpoint" // tf.train.get_checkpoint_state's file
 )
 
@@ -46,6 +56,7 @@ const (
 	keyBatch     = "_data/batch_size"   // int64, 0 for full batch
 	keyExamples  = "_data/examples"     // int64, examples in the data set
 	keySeed      = "_data/seed"         // int64, the data seed's bits
+	keyData      = "_data/sha256"       // string, dataFingerprint of x and y
 )
 
 // ErrNoCheckpoint is returned (wrapped) by RestoreLatest when its folder
@@ -57,6 +68,8 @@ type ckptGraph struct {
 	prefix                    tf.Output // string scalar: <folder>/ckpt
 	step, epoch, index        tf.Output // int64 placeholders, for SaveV2
 	losses                    tf.Output // float32 [-1] placeholder
+	data                      tf.Output // string placeholder, the fingerprint
+	format                    tf.Output // RestoreV2 of keyFormat alone
 	save                      *tf.Operation
 	meta                      []tf.Output // RestoreV2 of the metaKeys
 	values                    []tf.Output // RestoreV2 of the variables
@@ -72,6 +85,7 @@ var metaKeys = []struct {
 }{
 	{keyFormat, tf.Int64}, {keyStep, tf.Int64}, {keyLosses, tf.Float}, {keyVariables, tf.String},
 	{keyEpoch, tf.Int64}, {keyIndex, tf.Int64}, {keyBatch, tf.Int64}, {keyExamples, tf.Int64}, {keySeed, tf.Int64},
+	{keyData, tf.String},
 }
 
 // addCheckpointOps adds SaveV2 over every variable (through reads) and the
@@ -84,6 +98,7 @@ func addCheckpointOps(g *tfgraph.Graph, vars []*tfgraph.Variable, reads []tf.Out
 	c.epoch = s.Placeholder("epoch", tf.Int64, []int64{})
 	c.index = s.Placeholder("index", tf.Int64, []int64{})
 	c.losses = s.Placeholder("losses", tf.Float, []int64{-1})
+	c.data = s.Placeholder("data_sha256", tf.String, []int64{})
 	names := make([]string, len(vars))
 	for i, v := range vars {
 		names[i] = v.Name
@@ -92,7 +107,7 @@ func addCheckpointOps(g *tfgraph.Graph, vars []*tfgraph.Variable, reads []tf.Out
 		keyFormat: s.Const("format", int64(ckptFormat)), keyStep: c.step, keyLosses: c.losses,
 		keyVariables: s.Const("variables", names), keyEpoch: c.epoch, keyIndex: c.index,
 		keyBatch: s.Const("batch_size", batch), keyExamples: s.Const("examples", examples),
-		keySeed: s.Const("data_seed", int64(seed)),
+		keySeed: s.Const("data_seed", int64(seed)), keyData: c.data,
 	}
 	var keys []string
 	var tensors []tf.Output
@@ -106,6 +121,10 @@ func addCheckpointOps(g *tfgraph.Graph, vars []*tfgraph.Variable, reads []tf.Out
 	tensors = append(tensors, reads...)
 	c.save = s.Op("SaveV2", "save", []any{c.prefix, s.Const("names", keys), s.Const("slices", make([]string, len(keys))), tensors}, nil)
 
+	if op := s.Op("RestoreV2", "restore_format", []any{c.prefix, s.Const("format_names", []string{keyFormat}),
+		s.Const("format_slices", []string{""})}, map[string]any{"dtypes": []tf.DataType{tf.Int64}}); op != nil {
+		c.format = op.Output(0)
+	}
 	metaNames := keys[:len(metaKeys)]
 	if op := s.Op("RestoreV2", "restore_meta", []any{c.prefix, s.Const("meta_names", metaNames),
 		s.Const("meta_slices", make([]string, len(metaNames)))}, map[string]any{"dtypes": metaTypes}); op != nil {
@@ -139,11 +158,19 @@ func addCheckpointOps(g *tfgraph.Graph, vars []*tfgraph.Variable, reads []tf.Out
 
 // StepsDone returns the number of training steps run so far, counting
 // those of a restored checkpoint.
-func (t *Trainer) StepsDone() int { return t.step }
+func (t *Trainer) StepsDone() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.step
+}
 
 // Losses returns the loss of every step run so far (of the restored
 // checkpoint's steps too), step 1 first.
-func (t *Trainer) Losses() []float32 { return slices.Clone(t.losses) }
+func (t *Trainer) Losses() []float32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.losses)
+}
 
 // Save writes a checkpoint of the trainer's whole state to the folder
 // dir/ckpt-<step> (step zero-padded to 9 digits) and returns its path.
@@ -159,6 +186,8 @@ func (t *Trainer) Losses() []float32 { return slices.Clone(t.losses) }
 // from an older checkpoint because the newer ones were corrupt). One
 // trainer at a time may save into a folder.
 func (t *Trainer) Save(dir string) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	final := filepath.Join(dir, fmt.Sprintf("%s%09d", ckptName, t.step))
 	if err := t.save(dir, final); err != nil {
 		return "", fmt.Errorf("checkpoint step %d: %w", t.step, err)
@@ -170,10 +199,10 @@ func (t *Trainer) Save(dir string) (string, error) {
 }
 
 func (t *Trainer) save(dir, final string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, atomicfile.DirMode); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(dir, ckptTmp)
+	tmp, err := atomicfile.MkdirTemp(dir, ckptTmp)
 	if err != nil {
 		return err
 	}
@@ -195,6 +224,7 @@ func (t *Trainer) save(dir, final string) error {
 	for o, v := range map[tf.Output]any{
 		t.ckpt.prefix: filepath.Join(tmp, ckptPrefix), t.ckpt.step: int64(t.step),
 		t.ckpt.epoch: int64(st.Epoch), t.ckpt.index: int64(st.Index), t.ckpt.losses: losses,
+		t.ckpt.data: t.fingerprint(),
 	} {
 		tv, err := tf.NewTensor(v)
 		if err != nil {
@@ -206,13 +236,10 @@ func (t *Trainer) save(dir, final string) error {
 		return fmt.Errorf("save in %s: %w", tmp, err)
 	}
 	state := fmt.Sprintf("model_checkpoint_path: %q\nall_model_checkpoint_paths: %q\n", ckptPrefix, ckptPrefix)
-	if err := os.WriteFile(filepath.Join(tmp, ckptStateFile), []byte(state), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, ckptStateFile), []byte(state), atomicfile.FileMode); err != nil {
 		return err
 	}
 	if err := syncFolder(tmp, true); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
 		return err
 	}
 	// Move a checkpoint of the same step aside, to a fresh unused name
@@ -220,7 +247,7 @@ func (t *Trainer) save(dir, final string) error {
 	// then drop the old one.
 	var old string
 	if _, err := os.Stat(final); err == nil {
-		if old, err = os.MkdirTemp(dir, ckptTmp); err != nil {
+		if old, err = atomicfile.MkdirTemp(dir, ckptTmp); err != nil {
 			return err
 		}
 		if err := os.Remove(old); err != nil {
@@ -246,7 +273,7 @@ func (t *Trainer) save(dir, final string) error {
 	// Python's tf.train.latest_checkpoint(dir) reads this file; qat's own
 	// RestoreLatest lists the folders instead.
 	latest := fmt.Sprintf("model_checkpoint_path: %q\n", filepath.Join(filepath.Base(final), ckptPrefix))
-	return models.WriteFile(filepath.Join(dir, ckptStateFile), []byte(latest))
+	return atomicfile.WriteFile(filepath.Join(dir, ckptStateFile), []byte(latest))
 }
 
 // syncFolder fsyncs dir (and, with files, the files in it).
@@ -337,4 +364,35 @@ func Checkpoints(dir string) ([]Checkpoint, error) {
 	}
 	slices.SortFunc(out, func(a, b Checkpoint) int { return b.Step - a.Step })
 	return out, nil
+}
+
+// fingerprint returns the SHA-256 of the training data (computed once).
+func (t *Trainer) fingerprint() string {
+	if t.dataSum == "" {
+		t.dataSum = dataFingerprint(t.data)
+	}
+	return t.dataSum
+}
+
+// dataFingerprint is "sha256:" and the hex SHA-256 of x's and y's shapes
+// (int64s) and values (float32 bits), little-endian: two data sets with
+// the same shapes but other values differ.
+func dataFingerprint(d models.Dataset) string {
+	h := sha256.New()
+	buf := make([]byte, 0, 1<<16)
+	for _, a := range []models.Array{d.X, d.Y} {
+		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(len(a.Shape)))
+		for _, n := range a.Shape {
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(n))
+		}
+		h.Write(buf)
+		for i := 0; i < len(a.Data); {
+			buf = buf[:0]
+			for ; i < len(a.Data) && len(buf) < cap(buf); i++ {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(a.Data[i]))
+			}
+			h.Write(buf)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
 )
 
 // A truncated or corrupt newest checkpoint is skipped with an error naming
@@ -256,5 +258,78 @@ func TestCheckpointReadOnly(t *testing.T) {
 	}
 	if err := tr.Restore(good); err != nil {
 		t.Fatalf("the earlier checkpoint: %v", err)
+	}
+}
+
+// A checkpoint of a run on other data of the same shapes is refused with
+// an error that says the data differ, and leaves the trainer as it was.
+func TestCheckpointOtherData(t *testing.T) {
+	m := models.Example3()
+	trainer := func(seed uint64) (*loop.Trainer, models.Dataset) {
+		data, err := models.Synthetic(64, int(m.Input[0]), m.Classes(), seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := loop.DefaultConfig()
+		cfg.BatchSize = 16
+		tr, err := loop.NewTrainer(m, data, nil, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr, data
+	}
+	src, _ := trainer(1)
+	ckptSteps(t, src, 2)
+	path, err := src.Save(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, _ := trainer(1)
+	if err := same.Restore(path); err != nil {
+		t.Fatalf("the same data: %v", err)
+	}
+	other, _ := trainer(2)
+	before := ckptState(t, other)
+	err = other.Restore(path)
+	if err == nil || !strings.HasPrefix(err.Error(), "checkpoint "+path+": it was trained on other data (_data/sha256 sha256:") ||
+		!strings.Contains(err.Error(), "the data differ, though their shapes are the same") {
+		t.Fatalf("Restore = %v", err)
+	}
+	ckptSameBits(t, "state after a failed restore", before, ckptState(t, other))
+}
+
+// A checkpoint of format 1 (before the data fingerprint) is refused with
+// an error that says why.
+func TestCheckpointFormat1(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt-000000001")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := tfgraph.NewGraph()
+	one, err := tf.NewTensor(int64(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := g.Op("SaveV2", "save", []any{g.Const("prefix", filepath.Join(dir, "ckpt")), g.Const("names", []string{"_trainer/format"}),
+		g.Const("slices", []string{""}), []tf.Output{g.Const("format", one)}}, nil)
+	if err := g.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if _, err := sess.Run(nil, nil, []*tf.Operation{save}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := loop.NewTrainer(models.Example1(), mustSynthetic(t, 16, 10, 2), nil, loop.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Restore(dir); err == nil || err.Error() != "checkpoint "+dir+": format 1, of an older qat, which did not record a fingerprint of the training data; this qat reads format 2, and cannot check that the data are the same: start a new run" {
+		t.Fatalf("Restore = %v", err)
 	}
 }

@@ -19,6 +19,8 @@ import (
 // checkpoint's error, if none restores, and with an error wrapping
 // ErrNoCheckpoint if dir holds no checkpoint.
 func (t *Trainer) RestoreLatest(dir string) (path string, skipped []error, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	cks, err := Checkpoints(dir)
 	if err != nil {
 		return "", nil, err
@@ -27,7 +29,7 @@ func (t *Trainer) RestoreLatest(dir string) (path string, skipped []error, err e
 		return "", nil, fmt.Errorf("%w in %s", ErrNoCheckpoint, dir)
 	}
 	for _, c := range cks {
-		if err := t.Restore(c.Path); err != nil {
+		if err := t.restoreFrom(c.Path); err != nil {
 			skipped = append(skipped, err)
 			continue
 		}
@@ -43,6 +45,12 @@ func (t *Trainer) RestoreLatest(dir string) (path string, skipped []error, err e
 // same batch size and data seed. The checks and reads come first: if
 // Restore fails, the trainer's state is unchanged.
 func (t *Trainer) Restore(path string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.restoreFrom(path)
+}
+
+func (t *Trainer) restoreFrom(path string) error {
 	if err := t.restore(path); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -65,6 +73,16 @@ func (t *Trainer) restore(path string) error {
 		return err
 	}
 	feeds := map[tf.Output]*tf.Tensor{t.ckpt.prefix: pt}
+	format, err := t.session.Run(feeds, []tf.Output{t.ckpt.format}, nil)
+	if err != nil {
+		return unreadable(prefix, err)
+	}
+	switch f, _ := tfgraph.Value(format[0]).(int64); {
+	case f == 1:
+		return fmt.Errorf("format 1, of an older qat, which did not record a fingerprint of the training data; this qat reads format %d, and cannot check that the data are the same: start a new run", ckptFormat)
+	case f != ckptFormat:
+		return fmt.Errorf("format %d; this qat reads format %d", f, ckptFormat)
+	}
 	meta, err := t.session.Run(feeds, t.ckpt.meta, nil)
 	if err != nil {
 		return unreadable(prefix, err)
@@ -74,15 +92,12 @@ func (t *Trainer) restore(path string) error {
 	for i, k := range metaKeys {
 		m[k.name] = meta[i]
 		if k.dtype == tf.Int64 {
-			v, ok := meta[i].Value().(int64)
+			v, ok := tfgraph.Value(meta[i]).(int64)
 			if !ok {
 				return fmt.Errorf("%s has shape %v, want a scalar", k.name, meta[i].Shape())
 			}
 			ints[k.name] = v
 		}
-	}
-	if f := ints[keyFormat]; f != ckptFormat {
-		return fmt.Errorf("format %d; this qat reads format %d", f, ckptFormat)
 	}
 	if err := t.sameModel(m[keyVariables]); err != nil {
 		return err
@@ -100,8 +115,11 @@ func (t *Trainer) restore(path string) error {
 			return fmt.Errorf("it was trained with %s %d, this trainer has %d: resuming would not continue the same run", c.what, got, c.want)
 		}
 	}
+	if sum, _ := tfgraph.Value(m[keyData]).(string); sum != t.fingerprint() {
+		return fmt.Errorf("it was trained on other data (%s %s, this trainer's data %s): the data differ, though their shapes are the same; resuming would not continue the same run", keyData, sum, t.fingerprint())
+	}
 	step := ints[keyStep]
-	losses, ok := m[keyLosses].Value().([]float32)
+	losses, ok := tfgraph.Value(m[keyLosses]).([]float32)
 	if !ok || step < 0 || int64(len(losses)) != step {
 		return fmt.Errorf("inconsistent: step %d with losses of shape %v", step, m[keyLosses].Shape())
 	}
@@ -121,8 +139,8 @@ func (t *Trainer) restore(path string) error {
 			return fmt.Errorf("variable %s is %s %v in the checkpoint, %s %v in the model",
 				v.Name, tfgraph.DTypeName(val.DataType()), val.Shape(), tfgraph.DTypeName(v.DType), v.Shape)
 		}
-		if v.Name == "global_step" && val.Value().(int64) != step {
-			return fmt.Errorf("inconsistent: global_step %d but step %d", val.Value().(int64), step)
+		if v.Name == "global_step" && tfgraph.Value(val).(int64) != step {
+			return fmt.Errorf("inconsistent: global_step %d but step %d", tfgraph.Value(val).(int64), step)
 		}
 		assign[t.ckpt.assignIn[i]] = val
 	}
@@ -137,13 +155,13 @@ func (t *Trainer) restore(path string) error {
 		}
 	}
 	t.step, t.losses = int(step), losses
-	return nil
+	return t.snapshotNow()
 }
 
 // sameModel checks the checkpoint's list of variable names against the
 // trainer's.
 func (t *Trainer) sameModel(names *tf.Tensor) error {
-	list, ok := names.Value().([]string)
+	list, ok := tfgraph.Value(names).([]string)
 	if !ok {
 		return fmt.Errorf("%s has shape %v, want a list", keyVariables, names.Shape())
 	}

@@ -27,6 +27,8 @@ func feedXY(xo, yo tf.Output, x, y models.Array) (map[tf.Output]*tf.Tensor, erro
 // Predict returns the inference graph's outputs (fake-quantized with the
 // current ranges, batch norms with moving statistics) for x [N, input...].
 func (t *Trainer) Predict(x models.Array) (models.Array, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return predict(t.session, t.evalX, t.logits, x)
 }
 
@@ -91,6 +93,12 @@ func argmax(v []float32) int {
 // State returns every variable of the model (weights, quantizer ranges,
 // batch-norm statistics, optimizer slots, step counters) by name.
 func (t *Trainer) State() (models.Weights, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state()
+}
+
+func (t *Trainer) state() (models.Weights, error) {
 	out, err := t.session.Run(nil, t.reads, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)

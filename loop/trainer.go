@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
@@ -39,7 +41,16 @@ func DefaultConfig() Config {
 // Trainer runs QAT steps on one model in one session. Besides the
 // training graph it holds an inference graph on the same variables
 // (Predict, Evaluate).
+//
+// A Trainer is safe for concurrent use: its methods hold a lock, so steps,
+// saves, restores and reads of its state (Weights, State, Predict, ...)
+// from several goroutines run one at a time, each seeing the state between
+// two steps. Run takes the lock step by step and calls its report function
+// without it. Steps from several goroutines take the batches in turn, in an
+// order that depends on scheduling, so only steps from one goroutine give
+// reproducible bits.
 type Trainer struct {
+	mu      sync.Mutex
 	graph   *tfgraph.Graph
 	session *tf.Session
 	x, y    tf.Output
@@ -58,6 +69,14 @@ type Trainer struct {
 	losses  []float32 // of every step, restored ones too
 	ckpt    ckptGraph
 	keep    int // checkpoints Save keeps
+	good    lastGood
+	// The snapshot: its step, its position in the data, and whether the
+	// steps since can be run again (not after StepOn).
+	snapStep   int
+	snapData   models.BatchState
+	replayable bool
+	data       models.Dataset // for the fingerprint
+	dataSum    string         // the data's fingerprint, once computed
 }
 
 // StepResult reports one finished step (1-based) and the loss it computed
@@ -83,7 +102,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	if err := cfg.Adam.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Trainer{keep: cfg.KeepCheckpoints}
+	t := &Trainer{keep: cfg.KeepCheckpoints, data: data}
 	if t.keep == 0 {
 		t.keep = DefaultKeepCheckpoints
 	}
@@ -155,6 +174,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	}
 	t.ckpt = addCheckpointOps(g, t.vars, t.reads, batchSize, data.X.Shape[0], dataSeed)
 	initOp := g.InitOp()
+	t.good = addLastGood(g, t.vars)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
@@ -166,6 +186,10 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	if _, err := sess.Run(nil, nil, []*tf.Operation{initOp}); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("initialise variables: %w", err)
+	}
+	if err := t.snapshotNow(); err != nil {
+		sess.Close()
+		return nil, err
 	}
 	if t.batches == nil {
 		xt, err := tfgraph.NewTensor(data.X.Shape, data.X.Data)
@@ -201,40 +225,75 @@ func Minimize(g *tfgraph.Graph, loss tf.Output, params []models.Param, opt Adam)
 }
 
 // Step runs one training step as a single Session.Run: it returns the loss
-// of the current weights and applies every update.
+// of the current weights and applies every update. If the loss is NaN or
+// infinite, or the updates make a variable so, the step is undone and the
+// error is a *DivergedError.
 func (t *Trainer) Step() (float32, error) {
-	if t.batches != nil {
-		x, y := t.batches.Next()
-		return t.StepOn(x, y)
-	}
-	return t.run(t.feeds)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	loss, _, err := t.stepLocked()
+	return loss, err
 }
 
-// StepOn runs one training step on the given batch instead of the next
-// one (x and y must have the trainer's batch shape).
-func (t *Trainer) StepOn(x, y models.Array) (float32, error) {
-	feeds, err := feedXY(t.x, t.y, x, y)
-	if err != nil {
-		return 0, fmt.Errorf("step %d: %w", t.step+1, err)
+// stepLocked runs the next step and returns its loss and number.
+func (t *Trainer) stepLocked() (float32, int, error) {
+	feeds := t.feeds
+	if t.batches != nil {
+		before := t.batches.State()
+		x, y := t.batches.Next()
+		var err error
+		if feeds, err = feedXY(t.x, t.y, x, y); err != nil {
+			_ = t.batches.SetState(before) // a position State returned
+			return 0, t.step + 1, fmt.Errorf("step %d: %w", t.step+1, err)
+		}
 	}
 	return t.run(feeds)
 }
 
-func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, error) {
-	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
+// StepOn runs one training step on the given batch instead of the next
+// one (x and y must have the trainer's batch shape). A step after StepOn
+// that diverges is undone back to the last snapshot (up to 19 steps
+// back), as StepOn's batches cannot be run again.
+func (t *Trainer) StepOn(x, y models.Array) (float32, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	feeds, err := feedXY(t.x, t.y, x, y)
 	if err != nil {
 		return 0, fmt.Errorf("step %d: %w", t.step+1, err)
 	}
-	t.step++
-	loss, ok := out[0].Value().(float32)
-	t.losses = append(t.losses, loss)
+	t.replayable = false
+	loss, _, err := t.run(feeds)
+	return loss, err
+}
+
+// run runs a step on feeds. A step whose loss is not finite, or after
+// which (checked every snapshotEvery steps) a variable is not, is undone
+// (diverged).
+func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, int, error) {
+	n := t.step + 1
+	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
+	if err != nil {
+		return 0, n, fmt.Errorf("step %d: %w", n, err)
+	}
+	loss, ok := tfgraph.Value(out[0]).(float32)
 	if !ok {
-		return 0, fmt.Errorf("step %d: loss has type %T", t.step, out[0].Value())
+		return 0, n, fmt.Errorf("step %d: loss has type %T", n, tfgraph.Value(out[0]))
 	}
 	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-		return loss, fmt.Errorf("step %d: loss is %v; stopping (lower the learning rate or check the data)", t.step, loss)
+		return loss, n, t.diverged(append(slices.Clone(t.losses), loss), n)
 	}
-	return loss, nil
+	t.step = n
+	t.losses = append(t.losses, loss)
+	if n-t.snapStep >= snapshotEvery {
+		ok, err := t.keepIfFinite()
+		if err != nil {
+			return loss, n, fmt.Errorf("step %d: %w", n, err)
+		}
+		if !ok {
+			return loss, n, t.diverged(t.losses, n)
+		}
+	}
+	return loss, n, nil
 }
 
 // Run runs steps training steps, calling report (if not nil) after each. It
@@ -242,14 +301,16 @@ func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, error) {
 func (t *Trainer) Run(ctx context.Context, steps int, report func(StepResult) error) error {
 	for i := 0; i < steps; i++ {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("training stopped after step %d: %w", t.step, err)
+			return fmt.Errorf("training stopped after step %d: %w", t.StepsDone(), err)
 		}
-		loss, err := t.Step()
+		t.mu.Lock()
+		loss, n, err := t.stepLocked()
+		t.mu.Unlock()
 		if err != nil {
 			return err
 		}
 		if report != nil {
-			if err := report(StepResult{Step: t.step, Loss: loss}); err != nil {
+			if err := report(StepResult{Step: n, Loss: loss}); err != nil {
 				return err
 			}
 		}
@@ -266,7 +327,9 @@ func (t *Trainer) Weights() (models.Weights, error) { return t.subset(t.model) }
 func (t *Trainer) Ranges() (models.Weights, error) { return t.subset(t.ranges) }
 
 func (t *Trainer) subset(names map[string]bool) (models.Weights, error) {
-	all, err := t.State()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	all, err := t.state()
 	if err != nil {
 		return nil, err
 	}
@@ -279,5 +342,9 @@ func (t *Trainer) subset(names map[string]bool) (models.Weights, error) {
 	return w, nil
 }
 
-// Close releases the session.
-func (t *Trainer) Close() error { return t.session.Close() }
+// Close releases the session; later calls return errors.
+func (t *Trainer) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.session.Close()
+}

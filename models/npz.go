@@ -3,63 +3,34 @@ package models
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 
 	"codeberg.org/sbinet/npyio/npz"
+	"github.com/qat-go/qat/internal/atomicfile"
 )
 
 // WriteNPZ writes arrays to an .npz file that numpy.load reads with their
-// shapes, atomically (WriteFileAtomic).
+// shapes, atomically (a temporary file renamed into place).
 func WriteNPZ(path string, arrays map[string]Array) error {
-	err := WriteFileAtomic(path, func(f io.Writer) error {
-		w := npz.NewWriter(f)
-		for _, name := range Weights(arrays).Names() {
-			v, err := nested(arrays[name])
-			if err != nil {
-				return fmt.Errorf("array %s: %w", name, err)
-			}
-			if err := w.Write(name+".npy", v); err != nil {
-				return err
-			}
-		}
-		return w.Close()
-	})
-	if err != nil {
+	if err := atomicfile.Write(path, func(f io.Writer) error { return EncodeNPZ(f, arrays) }); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
 
-// WriteFileAtomic writes a file through write into a temporary file beside
-// path, flushes it to disk and renames it to path, so a crash never leaves
-// a half-written file under path.
-func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
+// EncodeNPZ writes arrays to w in the .npz format (WriteNPZ's content).
+func EncodeNPZ(f io.Writer, arrays map[string]Array) error {
+	w := npz.NewWriter(f)
+	for _, name := range Weights(arrays).Names() {
+		v, err := nested(arrays[name])
+		if err != nil {
+			return fmt.Errorf("array %s: %w", name, err)
+		}
+		if err := w.Write(name+".npy", v); err != nil {
+			return err
+		}
 	}
-	defer os.Remove(tmp.Name())
-	err = write(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	return err
-}
-
-// WriteFile writes data to path with WriteFileAtomic.
-func WriteFile(path string, data []byte) error {
-	return WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
+	return w.Close()
 }
 
 // nested turns flat row-major data into nested slices ([][]float32, ...)

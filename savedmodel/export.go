@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -42,8 +43,11 @@ const (
 // The values live only in the checkpoint: each variable's initializer in
 // the graph is its restore from the checkpoint, so loaders (which run the
 // SaverDef's restore op) see the exported values and nothing overwrites
-// them. The folder is assembled under a temporary name beside dir and
-// renamed when complete, so a failed export leaves nothing behind.
+// them. The folder is assembled under a temporary name beside dir,
+// <dir>.tmp-<pid>-<random>, and renamed when complete, so a failed export
+// leaves nothing behind. Temporary folders of dir left by a process that
+// was killed (one whose pid no longer runs) are removed by the next Export
+// to dir.
 func Export(dir string, m models.Model, weights, ranges models.Weights) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("savedmodel: %w", err)
@@ -56,19 +60,15 @@ func Export(dir string, m models.Model, weights, ranges models.Weights) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
+	removeStale(dir)
+	// Readable by servers that run as another user (0755 less the umask).
+	tmp, err := atomicfile.MkdirTemp(filepath.Dir(dir), tmpPrefix(dir, os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("savedmodel: cannot write %s: %w", dir, err)
 	}
 	if err := e.write(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return err
-	}
-	// MkdirTemp made tmp private (0700); a SavedModel is read by servers
-	// that may run as another user.
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("savedmodel: %w", err)
 	}
 	// A plain rename would replace an empty folder made since free(dir).
 	if err := renameNoReplace(tmp, dir); err != nil {

@@ -2,18 +2,20 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// rejectEmpty refuses a string flag given as "" (--out "", --config ""),
+// rejectEmpty refuses a string flag given as "" or blanks (--out "",
+// --config " "),
 // which would otherwise mean a default or a confusing error from the
 // system ("mkdir : no such file or directory").
 func rejectEmpty(c *cobra.Command, _ []string) error {
 	var err error
 	c.Flags().Visit(func(f *pflag.Flag) {
-		if err == nil && f.Value.Type() == "string" && f.Value.String() == "" {
+		if err == nil && f.Value.Type() == "string" && strings.TrimSpace(f.Value.String()) == "" {
 			name, _ := pflag.UnquoteUsage(f)
 			if name == "" || name == "string" {
 				name = "value"

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -23,13 +24,22 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Int32
 	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills at once
+		s := <-sigs
+		got.Store(int32(s.(syscall.Signal)))
+		signal.Reset(os.Interrupt, syscall.SIGTERM) // a second one kills at once
+		cancel()
 	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	if s := got.Load(); s != 0 {
+		// What shells expect of a program stopped by a signal: 130 for
+		// Ctrl-C (SIGINT), 143 for SIGTERM, after saving what it can.
+		code = 128 + int(s)
+	}
 	os.Exit(code)
 }
 

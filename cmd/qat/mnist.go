@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/models/mnist"
@@ -103,5 +104,5 @@ func evaluate(stdout io.Writer, dir string, m models.Model, tr *loop.Trainer, te
 	if err != nil {
 		return err
 	}
-	return models.WriteFile(filepath.Join(dir, "metrics.json"), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "metrics.json"), append(data, '\n'))
 }

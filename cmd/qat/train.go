@@ -8,10 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/schollz/progressbar/v3"
@@ -40,7 +42,8 @@ func newTrain() *cobra.Command {
 		Long: `Train a model with fake-quantized weights, biases and activations, with
 Adam, on --threads intra-op threads (default 1) and one inter-op thread.
 Writes DIR/losses.csv, DIR/initial_weights.npz, DIR/weights.npz (the final
-float master weights), DIR/ranges.npz and DIR/config.yaml.
+float master weights), DIR/ranges.npz and DIR/config.yaml (and
+DIR/metrics.json for MNIST).
 
 --init and weights.npz key each array by its variable: <layer>/kernel and
 <layer>/bias for dense and conv2d layers (depthwise_conv2d:
@@ -50,11 +53,19 @@ quantized_dense layers (--example 1, 2, 3).
 
 Checkpoints of the whole training state (variables, Adam's slots, the step,
 the data order, the losses so far) go to DIR/checkpoints: one at the end of
-the run (also when it is interrupted) and, with --checkpoint-every N, one
-every N steps; the newest 3 are kept. --resume continues from the newest
-checkpoint that reads back cleanly up to the run's total steps, and ends
-with the same bits as a run that was never stopped. Python reads them with
-tf.train.load_checkpoint("DIR/checkpoints/ckpt-<step>").`,
+the run (also when it is interrupted: Ctrl-C exits 130, SIGTERM 143) and,
+with --checkpoint-every N, one every N steps; the newest 3 are kept. The
+files above are written with each checkpoint and describe its state.
+--resume continues from the newest checkpoint that reads back cleanly up to
+the run's total steps, and ends with the same bits as a run that was never
+stopped. Python reads them with
+tf.train.load_checkpoint("DIR/checkpoints/ckpt-<step>").
+
+Everything is checked before anything is written: a command that fails
+(bad flags, config, data, a checkpoint of another model or data) leaves
+DIR as it was. A step whose loss is NaN or infinite stops the run; DIR then
+holds the state after the step before (checkpoint, weights) and losses.csv
+up to and including the NaN step, unless no step of this command succeeded.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return train(c, f) },
 	}
@@ -142,8 +153,13 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 	return cfg, what, cfg.Validate()
 }
 
-func train(c *cobra.Command, f *trainFlags) error {
+func train(c *cobra.Command, f *trainFlags) (err error) {
 	ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
+	// Everything is checked (config, data, initial weights, the trainer,
+	// the checkpoint to resume from, the folder's permissions) before
+	// anything is written, and the run's files are written together with
+	// a checkpoint (runFiles.commit): a failed command leaves the files of
+	// an earlier run as they were.
 	cfg, what, err := runConfig(c, f)
 	if err != nil {
 		return err
@@ -167,18 +183,6 @@ func train(c *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
-	ckpts := filepath.Join(f.out, "checkpoints")
-	for _, dir := range []string{f.out, ckpts} {
-		if err := writable(dir); err != nil {
-			return err
-		}
-	}
-	if err := models.WriteNPZ(filepath.Join(f.out, "initial_weights.npz"), init); err != nil {
-		return err
-	}
-	if err := writeConfig(filepath.Join(f.out, "config.yaml"), cfg); err != nil {
-		return err
-	}
 	lc := loop.DefaultConfig()
 	o := cfg.Optimizer
 	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
@@ -195,104 +199,245 @@ func train(c *cobra.Command, f *trainFlags) error {
 		return err
 	}
 	defer tr.Close()
-
-	fmt.Fprintf(stdout, "%s: %s, %d examples, adam lr %g%s, %d steps\n",
-		what, shape(m), data.X.Shape[0], o.LearningRate, map[bool]string{true: " (fused)"}[o.Fused], cfg.Steps)
+	files, err := newRunFiles(f.out, cfg, init, tr)
+	if err != nil {
+		return err
+	}
 	// A run without --resume starts a new history: the checkpoints of an
 	// earlier run are removed once this run has written its first.
-	var stale []loop.Checkpoint
+	var notes []string
 	if f.resume {
-		if err := resume(stderr, tr, ckpts, cfg.Steps); err != nil {
+		if notes, err = resume(tr, files.ckpts, cfg.Steps); err != nil {
 			return err
 		}
-	} else if stale, err = loop.Checkpoints(ckpts); err != nil {
+	} else if files.stale, err = loop.Checkpoints(files.ckpts); err != nil {
 		return err
-	} else if len(stale) > 0 {
-		fmt.Fprintf(stderr, "qat: note: %s holds checkpoints of an earlier run (newest: step %d); this run replaces them (pass --resume to continue that run instead)\n", ckpts, stale[0].Step)
+	} else if len(files.stale) > 0 {
+		notes = append(notes, fmt.Sprintf("qat: note: %s holds checkpoints of an earlier run (newest: step %d); this run replaces them (pass --resume to continue that run instead)", files.ckpts, files.stale[0].Step))
 	}
-	save := func() (string, error) {
-		path, err := tr.Save(ckpts)
-		if err != nil {
-			return "", err
-		}
-		for _, c := range stale {
-			if c.Path != path {
-				if err := os.RemoveAll(c.Path); err != nil {
-					return "", err
-				}
-			}
-		}
-		stale = nil
-		return path, nil
+	made, err := prepareFolders(f.out, files.ckpts)
+	if err != nil {
+		return err
 	}
-	p := newProgress(stderr, cfg.Steps, f.logEvery, tr.StepsDone())
-	runErr := tr.Run(ctx, cfg.Steps-tr.StepsDone(), func(r loop.StepResult) error {
+	defer func() {
+		if err != nil && files.commits == 0 {
+			removeEmpty(made)
+		}
+	}()
+	for _, n := range notes {
+		fmt.Fprintln(stderr, n)
+	}
+	fmt.Fprintf(stdout, "%s: %s, %d examples, adam lr %g%s, %d steps\n",
+		what, shape(m), data.X.Shape[0], o.LearningRate, map[bool]string{true: " (fused)"}[o.Fused], cfg.Steps)
+
+	start := tr.StepsDone()
+	p := newProgress(stderr, cfg.Steps, f.logEvery, start)
+	runErr := tr.Run(ctx, cfg.Steps-start, func(r loop.StepResult) error {
 		p.step(r)
 		if f.checkpointEvery > 0 && r.Step%f.checkpointEvery == 0 && r.Step < cfg.Steps {
-			_, err := save()
+			_, err := files.commit(nil)
 			return err
 		}
 		return nil
 	})
 	p.done()
-	interrupted := runErr != nil && ctx.Err() != nil
-	if runErr != nil && !interrupted {
+	var nan *loop.DivergedError
+	switch {
+	case errors.As(runErr, &nan):
+		return files.stopped(nan, start)
+	case runErr != nil && ctx.Err() == nil:
 		return runErr
 	}
-	ckpt, err := save()
+	ckpt, err := files.commit(nil)
 	if err != nil {
 		return err
 	}
 	losses := tr.Losses()
-	if err := writeResults(f.out, tr, losses); err != nil {
-		return err
-	}
-	if interrupted {
+	if runErr != nil {
 		return fmt.Errorf("interrupted after step %d of %d; results so far are in %s (continue with --resume)", len(losses), cfg.Steps, f.out)
 	}
 	fmt.Fprintf(stdout, "loss %.4f (step 1) -> %.4f (step %d)\n", losses[0], losses[len(losses)-1], len(losses))
+	written := files.written
 	if test != nil {
 		if err := evaluate(stdout, f.out, m, tr, *test, lc); err != nil {
 			return err
 		}
+		written = append(written, "metrics.json")
 	}
-	fmt.Fprintf(stdout, "wrote losses.csv, weights.npz, ranges.npz and initial_weights.npz to %s, checkpoint %s\n", f.out, ckpt)
+	fmt.Fprintf(stdout, "wrote %s to %s, checkpoint %s\n", list(written), f.out, ckpt)
 	return nil
 }
 
-// writable creates dir if missing and checks that files can be created in
-// it, so that a read-only output folder fails before training.
-func writable(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("output folder: %w", err)
+// list joins names as "a, b and c".
+func list(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
 	}
-	probe, err := os.CreateTemp(dir, ".qat-write-test-*")
-	if err != nil {
-		return fmt.Errorf("output folder %s is not writable: %w", dir, err)
-	}
-	probe.Close()
-	return os.Remove(probe.Name())
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-// resume restores the newest good checkpoint in dir, reporting on stderr
-// the ones it skipped; with no checkpoint it starts from step 1.
-func resume(stderr io.Writer, tr *loop.Trainer, dir string, steps int) error {
+// runFiles writes a run's files: DIR/losses.csv, weights.npz, ranges.npz,
+// initial_weights.npz and config.yaml always together with a checkpoint
+// in DIR/checkpoints, so that they describe the same state.
+type runFiles struct {
+	out, ckpts string
+	config     []byte // config.yaml
+	init       models.Weights
+	tr         *loop.Trainer
+	stale      []loop.Checkpoint // an earlier run's, removed at the first commit
+	commits    int
+	written    []string // the files of the last commit
+}
+
+func newRunFiles(out string, cfg *models.Config, init models.Weights, tr *loop.Trainer) (*runFiles, error) {
+	conf, err := configYAML(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &runFiles{out: out, ckpts: filepath.Join(out, "checkpoints"), config: conf, init: init, tr: tr}, nil
+}
+
+// commit writes a checkpoint of the trainer's state and the run's files
+// of that state, and returns the checkpoint's path; undone are the losses
+// of steps after that state (undone when the run diverged), added to
+// losses.csv. The files are written to temporary files first and renamed
+// once the checkpoint is written: if anything fails before, the folder is
+// as it was. A metrics.json of an earlier state is removed.
+func (r *runFiles) commit(undone []float32) (string, error) {
+	set := atomicfile.NewSet(r.out)
+	defer set.Abort()
+	losses := r.tr.Losses()
+	var b bytes.Buffer
+	b.WriteString("step,loss\n")
+	for i, l := range losses {
+		fmt.Fprintf(&b, "%d,%s\n", i+1, strconv.FormatFloat(float64(l), 'g', -1, 32))
+	}
+	for i, l := range undone {
+		fmt.Fprintf(&b, "%d,%s\n", len(losses)+i+1, strconv.FormatFloat(float64(l), 'g', -1, 32))
+	}
+	w, err := r.tr.Weights()
+	if err != nil {
+		return "", err
+	}
+	ranges, err := r.tr.Ranges()
+	if err != nil {
+		return "", err
+	}
+	if err := set.AddFile("losses.csv", b.Bytes()); err != nil {
+		return "", err
+	}
+	for _, a := range []struct {
+		name   string
+		arrays models.Weights
+	}{{"weights.npz", w}, {"ranges.npz", ranges}, {"initial_weights.npz", r.init}} {
+		if err := set.Add(a.name, func(f io.Writer) error { return models.EncodeNPZ(f, a.arrays) }); err != nil {
+			return "", err
+		}
+	}
+	if err := set.AddFile("config.yaml", r.config); err != nil {
+		return "", err
+	}
+	path, err := r.tr.Save(r.ckpts)
+	if err != nil {
+		return "", err
+	}
+	if err := set.Commit(); err != nil {
+		return "", fmt.Errorf("checkpoint %s written, but not the run's files: %w", path, err)
+	}
+	r.commits++
+	r.written = set.Names()
+	if err := os.Remove(filepath.Join(r.out, "metrics.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	for _, c := range r.stale {
+		if c.Path != path {
+			if err := os.RemoveAll(c.Path); err != nil {
+				return "", err
+			}
+		}
+	}
+	r.stale = nil
+	return path, nil
+}
+
+// stopped writes what a run that diverged (a NaN/Inf loss, or an update
+// that made a variable so) keeps: the last good state, unless no step of
+// this command succeeded, and losses.csv up to and including the step
+// that diverged. It returns the error that says so.
+func (r *runFiles) stopped(d *loop.DivergedError, start int) error {
+	msg := d.What() + "; stopping (lower the learning rate or check the data)"
+	if d.Kept <= start {
+		return fmt.Errorf("%s; no step of this run succeeded, so nothing was written (%s is as it was)", msg, r.out)
+	}
+	ckpt, err := r.commit(d.Losses)
+	if err != nil {
+		return fmt.Errorf("%s; saving the state after step %d failed: %w", msg, d.Kept, err)
+	}
+	return fmt.Errorf("%s; %s holds the state after step %d, the last good one (checkpoint %s, weights.npz, ranges.npz) and losses.csv up to and including step %d",
+		msg, r.out, d.Kept, ckpt, d.Step)
+}
+
+// prepareFolders creates the folders that are missing and checks that
+// files can be created in each, so that a read-only output folder fails
+// before training. It returns the folders it created, deepest first.
+func prepareFolders(dirs ...string) ([]string, error) {
+	var made []string
+	for _, dir := range dirs {
+		for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+			if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
+				break
+			}
+			if !slices.Contains(made, d) {
+				made = append(made, d)
+			}
+		}
+	}
+	slices.SortFunc(made, func(a, b string) int { return len(b) - len(a) })
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, atomicfile.DirMode); err != nil {
+			removeEmpty(made)
+			return nil, fmt.Errorf("output folder: %w", err)
+		}
+		probe, err := os.CreateTemp(dir, ".qat-write-test-*")
+		if err != nil {
+			removeEmpty(made)
+			return nil, fmt.Errorf("output folder %s is not writable: %w", dir, err)
+		}
+		probe.Close()
+		if err := os.Remove(probe.Name()); err != nil {
+			return nil, err
+		}
+	}
+	return made, nil
+}
+
+// removeEmpty removes the folders made by prepareFolders if they are
+// still empty.
+func removeEmpty(made []string) {
+	for _, d := range made {
+		os.Remove(d)
+	}
+}
+
+// resume restores the newest good checkpoint in dir and returns the notes
+// to print on stderr (the bad checkpoints it skipped); with no checkpoint
+// it starts from step 1.
+func resume(tr *loop.Trainer, dir string, steps int) ([]string, error) {
 	path, skipped, err := tr.RestoreLatest(dir)
 	switch {
 	case errors.Is(err, loop.ErrNoCheckpoint):
-		fmt.Fprintf(stderr, "qat: no checkpoint in %s; starting from step 1\n", dir)
-		return nil
+		return []string{fmt.Sprintf("qat: no checkpoint in %s; starting from step 1", dir)}, nil
 	case err != nil:
-		return err
+		return nil, err
 	}
+	var notes []string
 	for _, e := range skipped {
-		fmt.Fprintf(stderr, "qat: warning: skipped a bad checkpoint: %v\n", e)
+		notes = append(notes, fmt.Sprintf("qat: warning: skipped a bad checkpoint: %v", e))
 	}
 	if tr.StepsDone() > steps {
-		return fmt.Errorf("checkpoint %s is at step %d, past this run's %d steps (raise --steps to train further)", path, tr.StepsDone(), steps)
+		return nil, fmt.Errorf("checkpoint %s is at step %d, past this run's %d steps (raise --steps to train further)", path, tr.StepsDone(), steps)
 	}
-	fmt.Fprintf(stderr, "qat: resuming from %s (step %d of %d)\n", path, tr.StepsDone(), steps)
-	return nil
+	return append(notes, fmt.Sprintf("qat: resuming from %s (step %d of %d)", path, tr.StepsDone(), steps)), nil
 }
 
 // shape describes a model by its layers' output shapes, e.g.
@@ -318,48 +463,24 @@ func shape(m models.Model) string {
 	return strings.Join(parts, " -> ")
 }
 
-// writeResults writes DIR/losses.csv and DIR/weights.npz.
-func writeResults(dir string, tr *loop.Trainer, losses []float32) error {
-	w, err := tr.Weights()
-	if err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	b.WriteString("step,loss\n")
-	for i, l := range losses {
-		fmt.Fprintf(&b, "%d,%s\n", i+1, strconv.FormatFloat(float64(l), 'g', -1, 32))
-	}
-	if err := models.WriteFile(filepath.Join(dir, "losses.csv"), b.Bytes()); err != nil {
-		return err
-	}
-	if err := models.WriteNPZ(filepath.Join(dir, "weights.npz"), w); err != nil {
-		return err
-	}
-	r, err := tr.Ranges()
-	if err != nil {
-		return err
-	}
-	return models.WriteNPZ(filepath.Join(dir, "ranges.npz"), r)
-}
-
-// writeConfig writes the run's config (as qat export reads it), with its
-// file paths made absolute so the copy works from any folder.
-func writeConfig(path string, cfg *models.Config) error {
+// configYAML is the run's config (as qat export reads it), with its file
+// paths made absolute so the copy works from any folder.
+func configYAML(cfg *models.Config) ([]byte, error) {
 	c := *cfg
 	for _, p := range []*string{&c.Data.NPZ, &c.Init} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			*p = abs
 		}
 	}
 	var b bytes.Buffer
 	if err := c.Encode(&b); err != nil {
-		return fmt.Errorf("config.yaml: %w", err)
+		return nil, fmt.Errorf("config.yaml: %w", err)
 	}
-	return models.WriteFile(path, b.Bytes())
+	return b.Bytes(), nil
 }
 
 // progress shows training progress on w: a bar with the loss on a
