@@ -285,25 +285,13 @@ func syncFolder(dir string, files bool) error {
 		}
 		for _, e := range entries {
 			if e.Type().IsRegular() {
-				if err := syncFile(filepath.Join(dir, e.Name())); err != nil {
+				if err := atomicfile.Sync(filepath.Join(dir, e.Name())); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	return syncFile(dir)
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.Sync(dir)
 }
 
 // prune keeps the newest keep checkpoints of step <= step in dir (the one

@@ -75,7 +75,10 @@ func Export(dir string, m models.Model, weights, ranges models.Weights) error {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("savedmodel: %w", err)
 	}
-	return syncFile(filepath.Dir(dir))
+	if err := atomicfile.Sync(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("savedmodel: %w", err)
+	}
+	return nil
 }
 
 // checkThenRename renames old to new if nothing is at new: two steps, for
@@ -222,12 +225,15 @@ func (e *graph) write(dir string) error {
 		return err
 	}
 	for _, f := range []string{VariablesPrefix + ".index", VariablesPrefix + ".data-00000-of-00001"} {
-		if err := syncFile(filepath.Join(dir, f)); err != nil {
-			return err
+		if err := atomicfile.Sync(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("savedmodel: %w", err)
 		}
 	}
-	if err := syncFile(filepath.Join(dir, "variables")); err != nil {
-		return err
+	if err := atomicfile.Sync(filepath.Join(dir, "variables")); err != nil {
+		return fmt.Errorf("savedmodel: %w", err)
 	}
-	return syncFile(dir)
+	if err := atomicfile.Sync(dir); err != nil {
+		return fmt.Errorf("savedmodel: %w", err)
+	}
+	return nil
 }

@@ -159,16 +159,3 @@ func writeSynced(path string, data []byte) error {
 	}
 	return nil
 }
-
-// syncFile flushes a file or folder to disk.
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("savedmodel: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("savedmodel: sync %s: %w", path, err)
-	}
-	return nil
-}

@@ -146,7 +146,7 @@ func (s *Set) Commit() error {
 		}
 	}
 	s.tmps = nil
-	return SyncDir(s.dir)
+	return Sync(s.dir)
 }
 
 // Abort removes the temporary files of a set not committed.
@@ -157,9 +157,10 @@ func (s *Set) Abort() {
 	s.tmps = nil
 }
 
-// SyncDir flushes a folder's entries (renames, new files) to disk.
-func SyncDir(dir string) error {
-	f, err := os.Open(dir)
+// Sync flushes a file's data, or a folder's entries (renames, new
+// files), to disk.
+func Sync(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
