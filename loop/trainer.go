@@ -28,6 +28,11 @@ type Config struct {
 	// KeepCheckpoints is how many checkpoints Save keeps in its folder:
 	// 0 means DefaultKeepCheckpoints, a negative number all of them.
 	KeepCheckpoints int
+	// Gradients holds the gradient function of every op type on the path
+	// from the loss to the weights; nil means tfgraph.DefaultRegistry().
+	// To train through an op without a gradient there, or to change one,
+	// start from tfgraph.DefaultRegistry() and Register your own.
+	Gradients *tfgraph.Registry
 }
 
 // DefaultConfig is the article's setup: Adam(learning_rate=0.01), one
@@ -137,7 +142,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	if err != nil {
 		return nil, err
 	}
-	train, err := Minimize(g, loss, built.Params, cfg.Adam)
+	train, err := Minimize(g, loss, built.Params, cfg.Adam, cfg.Gradients)
 	if err != nil {
 		return nil, err
 	}
@@ -208,15 +213,19 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 }
 
 // Minimize adds the gradients of loss with respect to the params' forward
-// values (taken with the default gradient registry) and the optimizer's
-// updates, and returns the op that applies them.
-func Minimize(g *tfgraph.Graph, loss tf.Output, params []models.Param, opt Adam) (*tf.Operation, error) {
+// values, taken with the gradient functions of reg (nil:
+// tfgraph.DefaultRegistry()), and the optimizer's updates, and returns the
+// op that applies them.
+func Minimize(g *tfgraph.Graph, loss tf.Output, params []models.Param, opt Adam, reg *tfgraph.Registry) (*tf.Operation, error) {
+	if reg == nil {
+		reg = tfgraph.DefaultRegistry()
+	}
 	xs := make([]tf.Output, len(params))
 	vars := make([]*tfgraph.Variable, len(params))
 	for i, p := range params {
 		xs[i], vars[i] = p.Value, p.Var
 	}
-	grads, err := g.Gradients(tfgraph.DefaultRegistry(), []tf.Output{loss}, xs, nil)
+	grads, err := g.Gradients(reg, []tf.Output{loss}, xs, nil)
 	if err != nil {
 		return nil, err
 	}
