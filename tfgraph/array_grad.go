@@ -1,6 +1,10 @@
 package tfgraph
 
-import tf "github.com/wamuir/graft/tensorflow"
+import (
+	"fmt"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
 
 // Gradients of shape-only ops (tensorflow/python/ops/array_grad.py): they
 // move values without arithmetic.
@@ -10,6 +14,7 @@ func registerArrayGrads(r *Registry) {
 	r.Register("Reshape", reshapeGrad)
 	r.Register("ExpandDims", reshapeGrad)
 	r.Register("Squeeze", reshapeGrad)
+	r.Register("ConcatV2", concatV2Grad)
 	r.NotDifferentiable("StopGradient", "ZerosLike", "OnesLike", "Shape")
 }
 
@@ -25,6 +30,36 @@ func reshapeGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 		out[0] = g.Reshape("Reshape", dys[0], dims)
 	} else {
 		out[0] = g.ReshapeLike("Reshape", dys[0], x)
+	}
+	return out, nil
+}
+
+// concatV2Grad gives each of ConcatV2's values its part of dy: the slice
+// at the value's offset along the (non-negative) axis, from ConcatOffset
+// over the values' shapes, as TensorFlow's Python gradient builds it for
+// up to 16 values. The axis gets none. Slices copy, so the values are
+// exact.
+func concatV2Grad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	values, axis := n.Inputs[:len(n.Inputs)-1], n.Inputs[len(n.Inputs)-1]
+	if axis.DataType() != tf.Int32 {
+		axis = g.Cast("axis", axis, tf.Int32)
+	}
+	dim := g.Op1("FloorMod", "non_neg_axis", []any{axis, g.Op1("Rank", "rank", []any{values[0]}, nil)}, nil)
+	shapes := g.Op("ShapeN", "shapes", []any{values}, map[string]any{"out_type": tf.Int32})
+	if shapes == nil {
+		return nil, g.Err()
+	}
+	sizes := make([]tf.Output, len(values))
+	for i := range values {
+		sizes[i] = shapes.Output(i)
+	}
+	offsets := g.Op("ConcatOffset", "offsets", []any{dim, sizes}, nil)
+	if offsets == nil {
+		return nil, g.Err()
+	}
+	out := make([]tf.Output, len(n.Inputs))
+	for i := range values {
+		out[i] = g.Op1("Slice", fmt.Sprintf("slice_%d", i), []any{dys[0], offsets.Output(i), sizes[i]}, nil)
 	}
 	return out, nil
 }

@@ -146,6 +146,20 @@ func cases() []gradCase {
 	add(gradCase{Name: "AddN", Op: "AddN", Inputs: []input{{Arg: "inputs", Diff: true, List: []tensorSpec{
 		f32(s43, rnd(r, 12, -1, 1)), f32(s43, rnd(r, 12, -1, 1)), f32(s43, rnd(r, 12, -1, 1))}}},
 		Upstream: []*tensorSpec{up(r, s43)}})
+	for _, axis := range []int64{1, -1, 0} {
+		shapes := [][]int64{{4, 2}, {4, 3}, {4, 1}}
+		upShape := []int64{4, 6}
+		if axis == 0 {
+			shapes, upShape = [][]int64{{1, 3}, {4, 3}, {2, 3}}, []int64{7, 3}
+		}
+		var list []tensorSpec
+		for _, sh := range shapes {
+			list = append(list, f32(sh, rnd(r, size(sh), -1, 1)))
+		}
+		add(gradCase{Name: fmt.Sprintf("ConcatV2_axis%d", axis), Op: "ConcatV2",
+			Inputs:   []input{{Arg: "values", Diff: true, List: list}, fixed("axis", scalarI("int32", axis))},
+			Upstream: []*tensorSpec{up(r, upShape)}})
+	}
 	add(gradCase{Name: "Sum_axis0", Op: "Sum", Inputs: []input{x("input", r, s43, -1, 1), fixed("axis", ints("int32", 0))},
 		Attrs: map[string]any{"keep_dims": false}, Upstream: []*tensorSpec{up(r, s3)}})
 	add(gradCase{Name: "Sum_axis1_keep", Op: "Sum", Inputs: []input{x("input", r, s43, -1, 1), fixed("axis", ints("int32", 1))},
