@@ -24,6 +24,25 @@ func deepMLP(n int) string {
 	return b.String()
 }
 
+// deepTrainer builds a trainer of deepMLP(n) with lc, in batches of 8.
+func deepTrainer(t *testing.T, n int, lc Config) (*Trainer, error) {
+	t.Helper()
+	cfg, err := models.ParseConfig(strings.NewReader(deepMLP(n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cfg.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := cfg.Dataset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.BatchSize = cfg.BatchSize
+	return NewTrainer(m, data, nil, lc)
+}
+
 // graphSize counts a trainer's graph nodes and its data and control edges.
 func graphSize(t *testing.T, tr *Trainer) (nodes, data, control int) {
 	t.Helper()
@@ -57,22 +76,8 @@ func graphSize(t *testing.T, tr *Trainer) (nodes, data, control int) {
 func TestGraphGrowsLinearly(t *testing.T) {
 	size := map[int][3]int{}
 	for _, n := range []int{10, 40} {
-		cfg, err := models.ParseConfig(strings.NewReader(deepMLP(n)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := cfg.Model()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := cfg.Dataset()
-		if err != nil {
-			t.Fatal(err)
-		}
-		lc := DefaultConfig()
-		lc.BatchSize = 8
 		start := time.Now()
-		tr, err := NewTrainer(m, data, nil, lc)
+		tr, err := deepTrainer(t, n, DefaultConfig())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -29,21 +28,9 @@ func TestConfigGradients(t *testing.T) {
 		{"empty", &tfgraph.Registry{}, 0, "gradients: no gradient registered for op type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := models.ParseConfig(strings.NewReader(deepMLP(1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := cfg.Model()
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := cfg.Dataset()
-			if err != nil {
-				t.Fatal(err)
-			}
 			lc := DefaultConfig()
-			lc.BatchSize, lc.Gradients = 8, tc.reg
-			tr, err := NewTrainer(m, data, nil, lc)
+			lc.Gradients = tc.reg
+			tr, err := deepTrainer(t, 1, lc)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.err)

@@ -138,13 +138,7 @@ func TestBadDataFiles(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, "out-"+strings.NewReplacer(" ", "-", ":", "", "/", "").Replace(tc.name))
-			code, stdout, stderr := qat(t, context.Background(), append([]string{"train", "--example", "1", "--steps", "1", "--out", out}, tc.args...)...)
-			if code != 1 || !strings.HasPrefix(stderr, "qat: "+tc.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
-				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit 1 and one line starting %q", code, stdout, stderr, "qat: "+tc.want)
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("%s was created for a failed run", out)
-			}
+			trainFails(t, out, tc.want, append([]string{"train", "--example", "1", "--steps", "1", "--out", out}, tc.args...)...)
 		})
 	}
 }
@@ -157,14 +151,7 @@ func TestEvalBadData(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	bad := badFiles(t, dir)
-	run := filepath.Join(dir, "run")
-	if code, _, stderr := qat(t, ctx, "train", "--example", "1", "--steps", "1", "--out", run); code != 0 {
-		t.Fatalf("train: %s", stderr)
-	}
-	sm := filepath.Join(run, "saved_model")
-	if code, _, stderr := qat(t, ctx, "export", "--from", run, "--example", "1"); code != 0 {
-		t.Fatalf("export: %s", stderr)
-	}
+	_, sm := exported(t, dir, "1", "1")
 	short := filepath.Join(dir, "short")
 	if _, err := oracle.Run("short_output_model.py", short); err != nil {
 		t.Fatal(err)

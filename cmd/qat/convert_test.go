@@ -209,14 +209,7 @@ func TestConvertErrors(t *testing.T) {
 func TestEvalErrors(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	run := filepath.Join(dir, "run")
-	if code, _, stderr := qat(t, ctx, "train", "--example", "3", "--steps", "2", "--out", run); code != 0 {
-		t.Fatalf("train: %s", stderr)
-	}
-	sm := filepath.Join(run, "saved_model")
-	if code, _, stderr := qat(t, ctx, "export", "--from", run, "--example", "3"); code != 0 {
-		t.Fatalf("export: %s", stderr)
-	}
+	_, sm := exported(t, dir, "3", "2")
 	wrong := filepath.Join(dir, "wrong.npz")
 	if err := models.WriteNPZ(wrong, map[string]models.Array{
 		"x": {Shape: []int64{4, 9}, Data: make([]float32, 36)},

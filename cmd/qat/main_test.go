@@ -22,6 +22,41 @@ func qat(t *testing.T, ctx context.Context, args ...string) (int, string, string
 	return code, stdout.String(), stderr.String()
 }
 
+// trainFails runs the command line args and checks that it failed as bad
+// input should: exit 1, nothing on stdout, one line on stderr starting
+// "qat: "+want, and no output folder out.
+func trainFails(t *testing.T, out, want string, args ...string) {
+	t.Helper()
+	code, stdout, stderr := qat(t, context.Background(), args...)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if !strings.HasPrefix(stderr, "qat: "+want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr %q\nwant one line starting %q", stderr, "qat: "+want)
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q, want nothing", stdout)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was created for a failed run", out)
+	}
+}
+
+// exported trains the article's example for steps steps into dir/run and
+// exports it, and returns the run folder and its SavedModel.
+func exported(t *testing.T, dir, example, steps string) (run, sm string) {
+	t.Helper()
+	ctx := context.Background()
+	run = filepath.Join(dir, "run")
+	if code, _, stderr := qat(t, ctx, "train", "--example", example, "--steps", steps, "--out", run); code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	if code, _, stderr := qat(t, ctx, "export", "--from", run, "--example", example); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	return run, filepath.Join(run, "saved_model")
+}
+
 // readLosses checks losses.csv's header and returns its losses.
 func readLosses(t *testing.T, path string) []float32 {
 	t.Helper()
@@ -181,19 +216,7 @@ func TestTrainErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-"))
-			code, stdout, stderr := qat(t, context.Background(), append([]string{"train", "--out", out}, tc.args...)...)
-			if code != 1 {
-				t.Errorf("exit code %d, want 1", code)
-			}
-			if !strings.HasPrefix(stderr, "qat: "+tc.want) || strings.Count(stderr, "\n") != 1 {
-				t.Errorf("stderr %q\nwant one line starting %q", stderr, "qat: "+tc.want)
-			}
-			if stdout != "" {
-				t.Errorf("stdout %q, want nothing", stdout)
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("%s was created for a failed run", out)
-			}
+			trainFails(t, out, tc.want, append([]string{"train", "--out", out}, tc.args...)...)
 		})
 	}
 }
