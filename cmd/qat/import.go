@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/models"
 	quant "github.com/qat-go/qat/qat"
@@ -124,7 +125,7 @@ func importKerasModel(c *cobra.Command, f *importFlags, path string) error {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return err
 	}
-	if err := models.WriteNPZ(wPath, im.weights); err != nil {
+	if err := data.WriteNPZ(wPath, im.weights); err != nil {
 		return err
 	}
 	if err := atomicfile.WriteFile(cfgPath, yml.Bytes()); err != nil {
@@ -141,7 +142,7 @@ func importKerasModel(c *cobra.Command, f *importFlags, path string) error {
 }
 
 // describeKeras runs keras_export.py on path and reads what it wrote.
-func describeKeras(c *cobra.Command, py, path string) (*kerasModel, map[string]models.Array, error) {
+func describeKeras(c *cobra.Command, py, path string) (*kerasModel, map[string]data.Array, error) {
 	tmp, err := os.MkdirTemp("", "qat-import-*")
 	if err != nil {
 		return nil, nil, err
@@ -164,15 +165,15 @@ func describeKeras(c *cobra.Command, py, path string) (*kerasModel, map[string]m
 		}
 		return nil, nil, fmt.Errorf("import %s: Keras failed (%s, with %s): %w\n%s", path, script, py, err, lastLines(stderr.String(), 15))
 	}
-	data, err := os.ReadFile(jsonPath)
+	desc, err := os.ReadFile(jsonPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("import %s: %w", path, err)
 	}
 	km := &kerasModel{}
-	if err := json.Unmarshal(data, km); err != nil {
+	if err := json.Unmarshal(desc, km); err != nil {
 		return nil, nil, fmt.Errorf("import %s: the Keras description: %w", path, err)
 	}
-	arrays, err := models.ReadNPZ(npzPath)
+	arrays, err := data.ReadNPZ(npzPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("import %s: the Keras weights: %w", path, err)
 	}
@@ -206,7 +207,7 @@ func (im *importedModel) config(f *importFlags) *models.Config {
 // checkImported builds the config's model and checks the weights give
 // every variable with its shape, and nothing else (InitialWeights reports
 // names the model lacks).
-func checkImported(cfg *models.Config, weights map[string]models.Array) error {
+func checkImported(cfg *models.Config, weights map[string]data.Array) error {
 	m, err := cfg.Model()
 	if err != nil {
 		return err

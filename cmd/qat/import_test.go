@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
@@ -38,7 +39,7 @@ func importKeras(t *testing.T, model string, flags ...string) string {
 }
 
 // goLogits runs the imported float model in Go on x (one thread).
-func goLogits(t *testing.T, dir string, x models.Array) models.Array {
+func goLogits(t *testing.T, dir string, x data.Array) data.Array {
 	t.Helper()
 	cfg, err := models.LoadConfig(filepath.Join(dir, "config.yaml"))
 	if err != nil {
@@ -66,7 +67,7 @@ func goLogits(t *testing.T, dir string, x models.Array) models.Array {
 
 // bitsDiffer compares logits with Keras's, returning how many differ in
 // any bit and the largest difference relative to the largest |logit|.
-func bitsDiffer(got, want models.Array) (differ int, rel float64) {
+func bitsDiffer(got, want data.Array) (differ int, rel float64) {
 	var diff, scale float64
 	for i := range want.Data {
 		if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
@@ -103,7 +104,7 @@ func TestImportKerasLogits(t *testing.T) {
 			if !strings.Contains(string(yml), "("+tc.keras) {
 				t.Errorf("config.yaml does not say it was read with %s:\n%s", tc.keras, yml)
 			}
-			ref, err := models.ReadNPZ(filepath.Join(dir, tc.ref+".npz"))
+			ref, err := data.ReadNPZ(filepath.Join(dir, tc.ref+".npz"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +133,7 @@ func TestImportKerasLogits(t *testing.T) {
 func TestImportKerasThenTrain(t *testing.T) {
 	dir := kerasModels(t, "seq")
 	out := importKeras(t, filepath.Join(dir, "seq.keras"), "--qat8")
-	ref, err := models.ReadNPZ(filepath.Join(dir, "seq.npz"))
+	ref, err := data.ReadNPZ(filepath.Join(dir, "seq.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +141,8 @@ func TestImportKerasThenTrain(t *testing.T) {
 	x, logits := ref["x"], ref["logits"]
 	n, classes := int(logits.Shape[0]), int(logits.Shape[1])
 	const copies = 8
-	xs := models.Array{Shape: append([]int64{int64(n * copies)}, x.Shape[1:]...)}
-	y := models.Array{Shape: []int64{int64(n * copies), int64(classes)}, Data: make([]float32, n*copies*classes)}
+	xs := data.Array{Shape: append([]int64{int64(n * copies)}, x.Shape[1:]...)}
+	y := data.Array{Shape: []int64{int64(n * copies), int64(classes)}, Data: make([]float32, n*copies*classes)}
 	for c := 0; c < copies; c++ {
 		xs.Data = append(xs.Data, x.Data...)
 		for i := 0; i < n; i++ {
@@ -155,13 +156,13 @@ func TestImportKerasThenTrain(t *testing.T) {
 		}
 	}
 	x = xs
-	data := filepath.Join(t.TempDir(), "data.npz")
-	if err := models.WriteNPZ(data, map[string]models.Array{"x": x, "y": y}); err != nil {
+	dataPath := filepath.Join(t.TempDir(), "data.npz")
+	if err := data.WriteNPZ(dataPath, map[string]data.Array{"x": x, "y": y}); err != nil {
 		t.Fatal(err)
 	}
 	run := filepath.Join(t.TempDir(), "run")
 	code, stdout, stderr := qat(t, context.Background(), "train", "--config", filepath.Join(out, "config.yaml"),
-		"--data", data, "--steps", "4", "--out", run)
+		"--data", dataPath, "--steps", "4", "--out", run)
 	if code != 0 {
 		t.Fatalf("train: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -174,18 +175,18 @@ func TestImportKerasThenTrain(t *testing.T) {
 			t.Errorf("step %d: loss %v", i+1, l)
 		}
 	}
-	imported, err := models.ReadNPZ(filepath.Join(out, "weights.npz"))
+	imported, err := data.ReadNPZ(filepath.Join(out, "weights.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	init, err := models.ReadNPZ(filepath.Join(run, "initial_weights.npz"))
+	init, err := data.ReadNPZ(filepath.Join(run, "initial_weights.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(init, imported) {
 		t.Errorf("the run did not start from the imported weights")
 	}
-	ranges, err := models.ReadNPZ(filepath.Join(run, "ranges.npz"))
+	ranges, err := data.ReadNPZ(filepath.Join(run, "ranges.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}

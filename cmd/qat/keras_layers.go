@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/models"
 )
 
@@ -197,9 +198,9 @@ func (k kerasSettings) activation(key string, ctx kerasContext) (act string, not
 	case nil, "linear":
 		return "", "", nil
 	case "relu":
-		return models.ReLUAct, "", nil
+		return layers.ReLUAct, "", nil
 	case "relu6":
-		return models.ReLU6Act, "", nil
+		return layers.ReLU6Act, "", nil
 	case "softmax":
 		if ctx.isOutput {
 			return "", fmt.Sprintf("layer %q: its softmax is left out (qat trains on the logits with softmax cross-entropy)", k.l.Name), nil
@@ -333,10 +334,10 @@ func kerasBatchNorm(k kerasSettings, _ kerasContext) (translated, error) {
 		}
 	}
 	l := models.LayerConfig{Type: models.TypeBatchNorm}
-	if m, ok := k.number("momentum"); ok && m != models.DefaultBNMomentum {
+	if m, ok := k.number("momentum"); ok && m != layers.DefaultBNMomentum {
 		l.Momentum = m
 	}
-	if e, ok := k.number("epsilon"); ok && e != models.DefaultBNEpsilon {
+	if e, ok := k.number("epsilon"); ok && e != layers.DefaultBNEpsilon {
 		l.Epsilon = e
 	}
 	vars := map[string]string{"gamma": "gamma", "beta": "beta", "moving_mean": "moving_mean", "moving_variance": "moving_variance"}
@@ -397,9 +398,9 @@ func kerasActivationLayer(k kerasSettings, ctx kerasContext) (translated, error)
 	switch {
 	case err != nil:
 		return translated{}, err
-	case act == models.ReLUAct:
+	case act == layers.ReLUAct:
 		return translated{layer: &models.LayerConfig{Type: models.TypeReLU}}, nil
-	case act == models.ReLU6Act:
+	case act == layers.ReLU6Act:
 		return translated{layer: &models.LayerConfig{Type: models.TypeReLU6}}, nil
 	}
 	return translated{note: note}, nil // linear, or the output's softmax: nothing

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/models"
 )
 
@@ -13,7 +14,7 @@ import (
 type importedModel struct {
 	input   []int64
 	layers  []models.LayerConfig
-	weights map[string]models.Array
+	weights map[string]data.Array
 	notes   []string
 }
 
@@ -22,8 +23,8 @@ const modelInput = "input"
 
 // translateKeras turns keras_export.py's description and weights into qat
 // layers and their variables' values.
-func translateKeras(km *kerasModel, arrays map[string]models.Array) (*importedModel, error) {
-	im := &importedModel{weights: map[string]models.Array{}}
+func translateKeras(km *kerasModel, arrays map[string]data.Array) (*importedModel, error) {
+	im := &importedModel{weights: map[string]data.Array{}}
 	for _, d := range km.InputShape {
 		if d == nil {
 			return nil, fmt.Errorf("the model's input shape %s has unknown dimensions; qat needs a fixed one (build the model on keras.Input(shape=...) with every dimension given)", shapeText(km.InputShape))
@@ -117,7 +118,7 @@ func translateKeras(km *kerasModel, arrays map[string]models.Array) (*importedMo
 // addWeights stores the Keras weights behind the qat layer name's
 // variables (vars: qat variable -> Keras weight name) and checks that the
 // Keras layer has no other float weights.
-func (im *importedModel) addWeights(k kerasSettings, name string, vars map[string]string, arrays map[string]models.Array) error {
+func (im *importedModel) addWeights(k kerasSettings, name string, vars map[string]string, arrays map[string]data.Array) error {
 	used := map[string]bool{}
 	for qv, kv := range vars {
 		i := slices.IndexFunc(k.l.Weights, func(w kerasWeight) bool { return w.Name == kv })
