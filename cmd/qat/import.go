@@ -187,7 +187,7 @@ func (im *importedModel) config(f *importFlags) *models.Config {
 	c := &models.Config{Input: im.input, Seed: models.DefaultSeed, Steps: models.DefaultSteps, BatchSize: 32,
 		Optimizer: models.OptimizerConfig{Name: "adam", LearningRate: 1e-4, Beta1: models.DefaultBeta1,
 			Beta2: models.DefaultBeta2, Epsilon: models.DefaultEpsilon},
-		Data: models.DataConfig{Examples: models.DefaultExamples}, Init: "weights.npz", Layers: im.layers}
+		Data: models.DataConfig{Examples: models.DefaultExamples}, Init: "weights.npz", Layers: im.layers, Output: im.output}
 	switch {
 	case f.mnist:
 		c.Data, c.Steps, c.Epochs = models.DataConfig{MNIST: true}, 0, 1

@@ -79,19 +79,22 @@ func bitsDiffer(got, want data.Array) (differ int, rel float64) {
 	return differ, diff / scale
 }
 
-// TestImportKerasLogits imports Keras float models (conv, batch norm,
-// pooling, depthwise, dense; Keras 3 .keras and .h5, tf_keras .h5 and
-// SavedModel) and checks that Go's float logits of the imported config and
+// TestImportKerasLogits imports Keras float models (Sequential: conv,
+// batch norm, pooling, depthwise, dense; Functional: also zero padding, a
+// residual add, concatenations, global pooling, dropout, reshape; Keras 3
+// .keras and .h5, tf_keras .h5 and SavedModel) and checks that Go's float logits of the imported config and
 // weights are Keras's model(x, training=False) logits, bit for bit. tf_keras
 // runs inference batch norm on 4-D inputs fused ((x - mean) * inv + beta),
 // qat and Keras 3 as x * inv + (beta - mean * inv); so tf_keras models are
 // bit for bit with their batch norms on tf_keras's non-fused path, and
 // within 1e-6 (relative to the largest logit) of the fused one.
 func TestImportKerasLogits(t *testing.T) {
-	dir := kerasModels(t, "seq", "legacy")
+	dir := kerasModels(t, "seq", "func", "legacy")
 	for _, tc := range []struct{ file, ref, keras string }{
 		{"seq.keras", "seq", "keras 3"},
 		{"seq.h5", "seq", "keras 3"},
+		{"func.keras", "func", "keras 3"},
+		{"func.h5", "func", "keras 3"},
 		{"legacy.h5", "legacy", "tf_keras"},
 		{"legacy_sm", "legacy", "tf_keras"},
 	} {
@@ -208,7 +211,7 @@ func TestImportKerasErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ model, want string }{
-		{"bad_lstm.keras", `layer "lstm_1" (LSTM) is not supported; supported: InputLayer, Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, DepthwiseConv2D`},
+		{"bad_lstm.keras", `layer "lstm_1" (LSTM) is not supported; supported: InputLayer, Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, MaxPooling2D, ReLU, Reshape, Softmax, ZeroPadding2D`},
 		{"bad_dilation.keras", `layer "c" (Conv2D): dilation_rate [2, 2] is not supported (qat supports [1, 1] only)`},
 		{"bad_groups.keras", `layer "c" (Conv2D): groups 2 is not supported`},
 		{"bad_center.keras", `layer "bn" (BatchNormalization): center False is not supported`},

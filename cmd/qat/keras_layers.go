@@ -61,6 +61,13 @@ var kerasTranslators = map[string]func(k kerasSettings, ctx kerasContext) (trans
 	"ReLU":               kerasReLU,
 	"Activation":         kerasActivationLayer,
 	"Softmax":            kerasSoftmax,
+	// The graph layers.
+	"Add":                    kerasAdd,
+	"Concatenate":            kerasConcatenate,
+	"GlobalAveragePooling2D": kerasGlobalAvgPool,
+	"ZeroPadding2D":          kerasZeroPadding2D,
+	"Dropout":                kerasDropout,
+	"Reshape":                kerasReshape,
 }
 
 // supportedKeras lists the supported Keras layer classes, for errors.
@@ -342,76 +349,4 @@ func kerasBatchNorm(k kerasSettings, _ kerasContext) (translated, error) {
 	}
 	vars := map[string]string{"gamma": "gamma", "beta": "beta", "moving_mean": "moving_mean", "moving_variance": "moving_variance"}
 	return translated{layer: &l, vars: vars}, nil
-}
-
-func kerasPool(typ string) func(kerasSettings, kerasContext) (translated, error) {
-	return func(k kerasSettings, _ kerasContext) (translated, error) {
-		if err := k.channelsLast(); err != nil {
-			return translated{}, err
-		}
-		l := models.LayerConfig{Type: typ}
-		var err error
-		if l.Size, err = k.pair("pool_size", []int{2, 2}); err != nil {
-			return translated{}, err
-		}
-		if l.Strides, err = k.pair("strides", l.Size); err != nil {
-			return translated{}, err
-		}
-		if slices.Equal(l.Strides, l.Size) {
-			l.Strides = nil
-		}
-		if slices.Equal(l.Size, []int{2, 2}) {
-			l.Size = nil
-		}
-		if l.Padding, err = k.padding(); err != nil {
-			return translated{}, err
-		}
-		return translated{layer: &l}, nil
-	}
-}
-
-func kerasFlatten(k kerasSettings, _ kerasContext) (translated, error) {
-	if err := k.channelsLast(); err != nil {
-		return translated{}, err
-	}
-	return translated{layer: &models.LayerConfig{Type: models.TypeFlatten}}, nil
-}
-
-func kerasReLU(k kerasSettings, _ kerasContext) (translated, error) {
-	for _, key := range []string{"negative_slope", "threshold"} {
-		if err := k.want(key, "0 only", 0.0, nil); err != nil {
-			return translated{}, err
-		}
-	}
-	switch m := k.l.Config["max_value"]; m {
-	case nil:
-		return translated{layer: &models.LayerConfig{Type: models.TypeReLU}}, nil
-	case 6.0:
-		return translated{layer: &models.LayerConfig{Type: models.TypeReLU6}}, nil
-	default:
-		return translated{}, k.unsupported("max_value", m, "None and 6")
-	}
-}
-
-func kerasActivationLayer(k kerasSettings, ctx kerasContext) (translated, error) {
-	act, note, err := k.activation("activation", ctx)
-	switch {
-	case err != nil:
-		return translated{}, err
-	case act == layers.ReLUAct:
-		return translated{layer: &models.LayerConfig{Type: models.TypeReLU}}, nil
-	case act == layers.ReLU6Act:
-		return translated{layer: &models.LayerConfig{Type: models.TypeReLU6}}, nil
-	}
-	return translated{note: note}, nil // linear, or the output's softmax: nothing
-}
-
-func kerasSoftmax(k kerasSettings, ctx kerasContext) (translated, error) {
-	if !ctx.isOutput {
-		return translated{}, k.errorf("a softmax is supported only as the model's output (where it is left out)")
-	}
-	if err := k.want("axis", "-1 only", -1.0, []any{-1.0}); err != nil {
-		return translated{}, err
-	}
-	return translated{note: fmt.Sprintf("layer %q: the softmax is left out (qat trains on the logits with softmax cross-entropy)", k.l.Name)}, nil
 }

@@ -16,6 +16,8 @@ type importedModel struct {
 	layers  []models.LayerConfig
 	weights map[string]data.Array
 	notes   []string
+	// output names the output layer when it is not the last one.
+	output string
 }
 
 // modelInput is the name a graph config gives the model's input.
@@ -89,7 +91,7 @@ func translateKeras(km *kerasModel, arrays map[string]data.Array) (*importedMode
 			continue
 		}
 		if len(ins) != 1 || ins[0] != prev {
-			return nil, k.errorf("takes its input from %s, not from the layer before it; qat imports layers that form one chain", strings.Join(ins, ", "))
+			t.layer.Inputs = ins // a graph: the inputs are named
 		}
 		name := names[l.Name]
 		if name != l.Name {
@@ -109,8 +111,12 @@ func translateKeras(km *kerasModel, arrays map[string]data.Array) (*importedMode
 	if len(im.layers) == 0 {
 		return nil, fmt.Errorf("the model has no layers qat computes")
 	}
-	if out := produced[km.Outputs[0]]; out != prev {
-		return nil, fmt.Errorf("the model's output is layer %q, not the last layer; qat imports models whose last layer is the output", km.Outputs[0])
+	out, ok := produced[km.Outputs[0]]
+	switch {
+	case !ok || out == modelInput:
+		return nil, fmt.Errorf("the model's output %q is not a layer qat computes", km.Outputs[0])
+	case out != prev:
+		im.output = out
 	}
 	return im, nil
 }

@@ -12,7 +12,11 @@ with every BatchNormalization on its non-fused path (fused=False). NAMEs:
   seq      Keras 3 Sequential: Conv2D-BN-MaxPool-Conv2D(no bias)-BN-ReLU6-
            DepthwiseConv2D-AvgPool-Flatten-Dense(relu)-Dense(softmax);
            saved as seq.keras and seq.h5
-  legacy   the same layers built with tf_keras (TF_USE_LEGACY_KERAS's
+  func     Keras 3 Functional: Conv-BN-ReLU, a residual Add,
+           DepthwiseConv2D, Concatenate on channels and on height,
+           ZeroPadding2D, GlobalAveragePooling2D, Dropout, Reshape, Dense; saved as
+           func.keras and func.h5
+  legacy   the same layers as seq built with tf_keras (TF_USE_LEGACY_KERAS's
            Keras 2); saved as legacy.h5 and the SavedModel folder legacy_sm
   bad_lstm, bad_dilation, bad_groups, bad_center, bad_channels_first,
   bad_leaky
@@ -46,6 +50,24 @@ def seq_layers(L):
         L.Activation("linear", name="lin"),
         L.Dense(5, activation="softmax", name="d"),
     ]
+
+
+def func_model(keras):
+    L = keras.layers
+    x = keras.Input((10, 10, 3), name="image")
+    r1 = L.ReLU(name="r1")(L.BatchNormalization(name="bn1")(L.Conv2D(8, 3, use_bias=False, name="c1")(x)))
+    b2 = L.BatchNormalization(name="bn2")(L.Conv2D(8, 3, padding="same", name="c2")(r1))
+    r = L.ReLU(max_value=6, name="r2")(L.Add(name="add")([r1, b2]))
+    d = L.DepthwiseConv2D(3, padding="same", name="dw")(r)
+    cat = L.Concatenate(name="cat")([r, d])
+    cat2 = L.Concatenate(axis=1, name="cat_h")([L.Conv2D(16, 1, name="c3")(r), cat])
+    # (Not padding right before a Conv2D: TF's oneDNN graph pass runs
+    # Pad + Conv2D as one fused kernel, whose sums differ from eager's in
+    # the last bit; see the README.)
+    g = L.GlobalAveragePooling2D(name="gap")(L.ZeroPadding2D(((1, 0), (2, 1)), name="zp")(cat2))
+    rs = L.Reshape((2, -1), name="rs")(L.Dropout(0.3, name="drop")(g))
+    y = L.Dense(4, name="logits")(L.Flatten(name="f")(rs))
+    return keras.Model(x, y, name="func")
 
 
 def randomize(model, rng):
@@ -122,6 +144,9 @@ def main(out, names):
             import keras
             m = keras.Sequential([keras.Input((12, 12, 2))] + seq_layers(keras.layers), name="seq")
             save_case(out, name, m, rng, ["seq.keras", "seq.h5"])
+        elif name == "func":
+            import keras
+            save_case(out, name, func_model(keras), rng, ["func.keras", "func.h5"])
         elif name == "legacy":
             import tf_keras
             m = tf_keras.Sequential([tf_keras.Input((12, 12, 2))] + seq_layers(tf_keras.layers), name="legacy")
