@@ -61,10 +61,9 @@ def func_model(keras):
     d = L.DepthwiseConv2D(3, padding="same", name="dw")(r)
     cat = L.Concatenate(name="cat")([r, d])
     cat2 = L.Concatenate(axis=1, name="cat_h")([L.Conv2D(16, 1, name="c3")(r), cat])
-    # (Not padding right before a Conv2D: TF's oneDNN graph pass runs
-    # Pad + Conv2D as one fused kernel, whose sums differ from eager's in
-    # the last bit; see the README.)
-    g = L.GlobalAveragePooling2D(name="gap")(L.ZeroPadding2D(((1, 0), (2, 1)), name="zp")(cat2))
+    # Padding right before a Conv2D: the pair TF's oneDNN graph pass would
+    # fuse into one kernel, which qat's ZeroPadding2D keeps apart.
+    g = L.GlobalAveragePooling2D(name="gap")(L.Conv2D(8, 3, name="c5")(L.ZeroPadding2D(((1, 0), (2, 1)), name="zp")(cat2)))
     rs = L.Reshape((2, -1), name="rs")(L.Dropout(0.3, name="drop")(g))
     y = L.Dense(4, name="logits")(L.Flatten(name="f")(rs))
     return keras.Model(x, y, name="func")
