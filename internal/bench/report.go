@@ -113,7 +113,7 @@ func Markdown(r Results) string {
 				ratio = "-"
 			}
 			if c.Target > 0 {
-				target = fmt.Sprintf(">= %.2gx", c.Target)
+				target = fmt.Sprintf(">= %gx", c.Target)
 				if c.MedianRatio != nil {
 					if *c.MedianRatio >= c.Target {
 						target += " met"
