@@ -29,7 +29,7 @@ $(MNIST_DATA):
 OUT ?= out
 .DEFAULT_GOAL := build
 
-.PHONY: deps build run test race vet fmt-check clean mnist
+.PHONY: deps build run test race vet fmt-check clean mnist bench
 deps: .deps/cgo.mk $(MNIST_DATA)
 
 build: $(MNIST_DATA)
@@ -59,6 +59,13 @@ mnist: build
 		--init $(OUT)/mnist/float0/weights.npz --out $(OUT)/mnist/float
 	./bin/qat train --config configs/mnist_cnn_qat8.yaml --threads 2 --init $(OUT)/mnist/float/weights.npz --out $(OUT)/mnist/qat8
 	./bin/qat train --config configs/mnist_cnn_w4a8.yaml --threads 2 --init $(OUT)/mnist/float/weights.npz --out $(OUT)/mnist/w4a8
+
+## bench: this project against Python TF/Keras/tfmot on issue 12's workloads,
+## side by side (about 10 minutes; BENCH_QUICK=1 for a 3-repeat check).
+## Writes BENCHMARKS.md and bench/results.json. Not part of test.
+bench: $(MNIST_DATA)
+	$(GO) build -o bin/bench-worker ./bench/goworker
+	$(GO) run ./bench
 
 fmt-check:
 	@files=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*')); \
