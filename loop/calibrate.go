@@ -3,6 +3,8 @@ package loop
 import (
 	"fmt"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
@@ -15,7 +17,7 @@ import (
 // smallest min and largest max over the batches (each clipped to contain 0,
 // or made symmetric, as the policy does). Pass the result as Config.Ranges
 // to start training from it instead of tfmot's [-6, 6].
-func Calibrate(m models.Model, x []models.Array, init models.Weights, seed uint64, sc tfgraph.SessionConfig) (map[string][]float32, error) {
+func Calibrate(m models.Model, x []data.Array, init data.Weights, seed uint64, sc tfgraph.SessionConfig) (map[string][]float32, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -26,7 +28,7 @@ func Calibrate(m models.Model, x []models.Array, init models.Weights, seed uint6
 	in := g.Placeholder("x", tf.Float, append([]int64{-1}, m.Input...))
 	env := qat.NewEnv(g, true, nil)
 	env.Calibrate = true
-	b := models.NewBuilder(env, m.Scheme, init, seed)
+	b := layers.NewBuilder(env, m.Scheme, init, seed)
 	if _, err := m.Build(b, in); err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}

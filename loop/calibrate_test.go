@@ -6,6 +6,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
@@ -21,7 +23,7 @@ func minMax(v []float32) (lo, hi float32) {
 
 // channelAbsMax returns, for a kernel whose last axis has n channels, the
 // largest |value| of each channel.
-func channelAbsMax(k models.Array) []float32 {
+func channelAbsMax(k data.Array) []float32 {
 	n := int(k.Shape[len(k.Shape)-1])
 	out := make([]float32, n)
 	for i, v := range k.Data {
@@ -61,17 +63,17 @@ func TestCalibrationInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	const batch = 64
-	data, err := train.Slice(0, 10*batch)
+	ds, err := train.Slice(0, 10*batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bt, err := models.NewBatcher(data, batch, 9)
+	bt, err := data.NewBatcher(ds, batch, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
 	x, _ := bt.Next()
 	x2, _ := bt.Next()
-	ranges, err := loop.Calibrate(m, []models.Array{x}, init, 5, oneThread)
+	ranges, err := loop.Calibrate(m, []data.Array{x}, init, 5, oneThread)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func TestCalibrationInit(t *testing.T) {
 		cfg.DataSeed = 4
 		cfg.Session = oneThread
 		cfg.Ranges = ranges
-		tr, err := loop.NewTrainer(m, data, init, cfg)
+		tr, err := loop.NewTrainer(m, ds, init, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,11 +182,11 @@ func TestCalibrationInit(t *testing.T) {
 	})
 
 	t.Run("several batches", func(t *testing.T) {
-		r2, err := loop.Calibrate(m, []models.Array{x2}, init, 5, oneThread)
+		r2, err := loop.Calibrate(m, []data.Array{x2}, init, 5, oneThread)
 		if err != nil {
 			t.Fatal(err)
 		}
-		both, err := loop.Calibrate(m, []models.Array{x, x2}, init, 5, oneThread)
+		both, err := loop.Calibrate(m, []data.Array{x, x2}, init, 5, oneThread)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,25 +230,25 @@ func TestDepthwisePerChannelRanges(t *testing.T) {
 		n, in, mult = 16, 3, 2
 		classes     = 10
 	)
-	m := models.Model{Input: []int64{8, 8, in}, Scheme: qat.Default8Bit(), Layers: []models.Layer{
-		models.DepthwiseConv2D{Name: "dw", Multiplier: mult, Kernel: [2]int{3, 3}, Activation: "relu"},
-		models.Flatten{Name: "f"},
-		models.Dense{Name: "d", Units: classes},
+	m := models.Model{Input: []int64{8, 8, in}, Scheme: qat.Default8Bit(), Layers: []layers.Layer{
+		layers.DepthwiseConv2D{Name: "dw", Multiplier: mult, Kernel: [2]int{3, 3}, Activation: "relu"},
+		layers.Flatten{Name: "f"},
+		layers.Dense{Name: "d", Units: classes},
 	}}
 	init, err := m.InitialWeights(nil, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	x := models.Array{Shape: []int64{n, 8, 8, in}, Data: make([]float32, n*8*8*in)}
+	x := data.Array{Shape: []int64{n, 8, 8, in}, Data: make([]float32, n*8*8*in)}
 	for i := range x.Data {
 		x.Data[i] = float32(rng.NormFloat64())
 	}
-	y := models.Array{Shape: []int64{n, classes}, Data: make([]float32, n*classes)}
+	y := data.Array{Shape: []int64{n, classes}, Data: make([]float32, n*classes)}
 	for i := 0; i < n; i++ {
 		y.Data[i*classes+rng.IntN(classes)] = 1
 	}
-	ranges, err := loop.Calibrate(m, []models.Array{x}, init, 3, oneThread)
+	ranges, err := loop.Calibrate(m, []data.Array{x}, init, 3, oneThread)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +272,7 @@ func TestDepthwisePerChannelRanges(t *testing.T) {
 	checkSymmetricKernelRange(t, ranges, "dw/kernel", absMax)
 	t.Logf("dw/kernel_min (calibrated, %d values): %v", len(ranges["dw/kernel_min"]), ranges["dw/kernel_min"])
 
-	tr, err := loop.NewTrainer(m, models.Dataset{X: x, Y: y}, init, loop.DefaultConfig())
+	tr, err := loop.NewTrainer(m, data.Dataset{X: x, Y: y}, init, loop.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/atomicfile"
-	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -212,7 +212,7 @@ func (t *Trainer) save(dir, final string) error {
 			os.RemoveAll(tmp)
 		}
 	}()
-	var st models.BatchState
+	var st data.BatchState
 	if t.batches != nil {
 		st = t.batches.State()
 	}
@@ -365,10 +365,10 @@ func (t *Trainer) fingerprint() string {
 // dataFingerprint is "sha256:" and the hex SHA-256 of x's and y's shapes
 // (int64s) and values (float32 bits), little-endian: two data sets with
 // the same shapes but other values differ.
-func dataFingerprint(d models.Dataset) string {
+func dataFingerprint(d data.Dataset) string {
 	h := sha256.New()
 	buf := make([]byte, 0, 1<<16)
-	for _, a := range []models.Array{d.X, d.Y} {
+	for _, a := range []data.Array{d.X, d.Y} {
 		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(len(a.Shape)))
 		for _, n := range a.Shape {
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(n))

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/testutil"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
@@ -130,7 +132,7 @@ func TestCheckpointOtherModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	narrow := models.SmallCNN(qat.Default8Bit())
-	narrow.Layers[0] = models.Conv2D{Name: "c1", Filters: 4, Kernel: [2]int{3, 3}, Activation: models.ReLUAct}
+	narrow.Layers[0] = layers.Conv2D{Name: "c1", Filters: 4, Kernel: [2]int{3, 3}, Activation: layers.ReLUAct}
 	for _, c := range []struct {
 		name   string
 		m      models.Model
@@ -162,7 +164,7 @@ func TestCheckpointOtherModel(t *testing.T) {
 // a full-batch trainer checkpoints too.
 func TestCheckpointKeep(t *testing.T) {
 	m := models.Example3()
-	data, err := models.Synthetic(64, int(m.Input[0]), m.Classes(), 1)
+	data, err := data.Synthetic(64, int(m.Input[0]), m.Classes(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +238,7 @@ func TestCheckpointKeep(t *testing.T) {
 // the checkpoints there.
 func TestCheckpointReadOnly(t *testing.T) {
 	m := models.Example3()
-	data, err := models.Synthetic(64, int(m.Input[0]), m.Classes(), 1)
+	data, err := data.Synthetic(64, int(m.Input[0]), m.Classes(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,8 +267,8 @@ func TestCheckpointReadOnly(t *testing.T) {
 // an error that says the data differ, and leaves the trainer as it was.
 func TestCheckpointOtherData(t *testing.T) {
 	m := models.Example3()
-	trainer := func(seed uint64) (*loop.Trainer, models.Dataset) {
-		data, err := models.Synthetic(64, int(m.Input[0]), m.Classes(), seed)
+	trainer := func(seed uint64) (*loop.Trainer, data.Dataset) {
+		data, err := data.Synthetic(64, int(m.Input[0]), m.Classes(), seed)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -150,7 +150,7 @@ func (t *Trainer) restore(path string) error {
 		}
 	}
 	if t.batches != nil {
-		if err := t.batches.SetState(models.BatchState{Epoch: int(epoch), Index: int(index)}); err != nil {
+		if err := t.batches.SetState(data.BatchState{Epoch: int(epoch), Index: int(index)}); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
@@ -47,7 +48,7 @@ func ckptSteps(t *testing.T, tr *loop.Trainer, n int) {
 	}
 }
 
-func ckptState(t *testing.T, tr *loop.Trainer) models.Weights {
+func ckptState(t *testing.T, tr *loop.Trainer) data.Weights {
 	t.Helper()
 	s, err := tr.State()
 	if err != nil {
@@ -57,7 +58,7 @@ func ckptState(t *testing.T, tr *loop.Trainer) models.Weights {
 }
 
 // ckptSameBits fails unless a and b hold the same variables with the same bits.
-func ckptSameBits(t *testing.T, what string, a, b models.Weights) {
+func ckptSameBits(t *testing.T, what string, a, b data.Weights) {
 	t.Helper()
 	if !reflect.DeepEqual(a.Names(), b.Names()) {
 		t.Fatalf("%s: variables %v and %v", what, a.Names(), b.Names())

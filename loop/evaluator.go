@@ -3,6 +3,7 @@ package loop
 import (
 	"fmt"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -20,7 +21,7 @@ type Evaluator struct {
 // NewEvaluator builds m for inference with weights (every model variable,
 // by name) and ranges (every range variable the scheme needs, by name).
 // Pass m with a nil Scheme to evaluate the float model.
-func NewEvaluator(m models.Model, weights, ranges models.Weights, sc tfgraph.SessionConfig) (*Evaluator, error) {
+func NewEvaluator(m models.Model, weights, ranges data.Weights, sc tfgraph.SessionConfig) (*Evaluator, error) {
 	inf, err := models.BuildInference(m, "x", weights, ranges)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
@@ -38,12 +39,12 @@ func NewEvaluator(m models.Model, weights, ranges models.Weights, sc tfgraph.Ses
 }
 
 // Predict returns the model's outputs for x [N, input...].
-func (e *Evaluator) Predict(x models.Array) (models.Array, error) {
+func (e *Evaluator) Predict(x data.Array) (data.Array, error) {
 	return predict(e.session, e.x, e.logits, x)
 }
 
 // Evaluate returns the accuracy on d.
-func (e *Evaluator) Evaluate(d models.Dataset) (float64, error) {
+func (e *Evaluator) Evaluate(d data.Dataset) (float64, error) {
 	logits, err := e.Predict(d.X)
 	if err != nil {
 		return 0, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 )
@@ -14,7 +15,7 @@ import (
 // data with Adam(learning_rate=0.01).
 func ExampleNewTrainer() {
 	m := models.Example3()
-	data, err := models.Synthetic(100, int(m.Input[0]), m.Classes(), 42)
+	data, err := data.Synthetic(100, int(m.Input[0]), m.Classes(), 42)
 	if err != nil {
 		log.Fatal(err)
 	}

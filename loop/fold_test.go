@@ -6,9 +6,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/data/mnist"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/models/mnist"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 )
@@ -19,12 +20,12 @@ var oneThread = tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1}
 
 var (
 	mnistOnce             sync.Once
-	mnistTrain, mnistTest models.Dataset
+	mnistTrain, mnistTest data.Dataset
 	mnistErr              error
 )
 
 // cachedMNIST loads MNIST once for the whole test binary.
-func cachedMNIST(t *testing.T) (train, test models.Dataset) {
+func cachedMNIST(t *testing.T) (train, test data.Dataset) {
 	t.Helper()
 	mnistOnce.Do(func() { mnistTrain, mnistTest, mnistErr = mnist.Load() })
 	if mnistErr != nil {
@@ -44,7 +45,7 @@ func closeEnough(a, b float32, tol float64) bool {
 // have non-trivial parameters and moving statistics (drawn from a PCG), so
 // that folding is actually exercised: with gamma=1, beta=0, mean=0, var=1
 // the fold would be nearly the identity.
-func foldWeights(t *testing.T, seed uint64) models.Weights {
+func foldWeights(t *testing.T, seed uint64) data.Weights {
 	t.Helper()
 	w, err := models.MNISTCNNBN(nil, false).InitialWeights(nil, seed)
 	if err != nil {
@@ -65,11 +66,11 @@ func foldWeights(t *testing.T, seed uint64) models.Weights {
 			if !ok {
 				t.Fatalf("MNISTCNNBN has no variable %s/%s", bn, v.name)
 			}
-			data := make([]float32, len(a.Data))
-			for i := range data {
-				data[i] = float32(v.lo + (v.hi-v.lo)*rng.Float64())
+			ds := make([]float32, len(a.Data))
+			for i := range ds {
+				ds[i] = float32(v.lo + (v.hi-v.lo)*rng.Float64())
 			}
-			w[bn+"/"+v.name] = models.Array{Shape: a.Shape, Data: data}
+			w[bn+"/"+v.name] = data.Array{Shape: a.Shape, Data: ds}
 		}
 	}
 	return w
@@ -94,7 +95,7 @@ func TestFoldedConvBNMatchesUnfolded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out [2]models.Array
+		var out [2]data.Array
 		for i, m := range []models.Model{unfolded, folded} {
 			ev, err := loop.NewEvaluator(m, w, nil, oneThread)
 			if err != nil {
@@ -127,11 +128,11 @@ func TestFoldedConvBNMatchesUnfolded(t *testing.T) {
 
 	t.Run("training", func(t *testing.T) {
 		const batch = 64
-		data, err := train.Slice(0, 4*batch)
+		ds, err := train.Slice(0, 4*batch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bt, err := models.NewBatcher(data, batch, 5)
+		bt, err := data.NewBatcher(ds, batch, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,9 +141,9 @@ func TestFoldedConvBNMatchesUnfolded(t *testing.T) {
 		cfg.BatchSize = batch
 		cfg.Session = oneThread
 		var loss [2]float32
-		var after [2]models.Weights
+		var after [2]data.Weights
 		for i, m := range []models.Model{unfolded, folded} {
-			tr, err := loop.NewTrainer(m, data, w, cfg)
+			tr, err := loop.NewTrainer(m, ds, w, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,14 +181,14 @@ func TestFoldedConvBNMatchesUnfolded(t *testing.T) {
 	})
 
 	t.Run("quantized", func(t *testing.T) {
-		data, err := train.Slice(0, 256)
+		ds, err := train.Slice(0, 256)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg := loop.DefaultConfig()
 		cfg.BatchSize = 64
 		cfg.Session = oneThread
-		tr, err := loop.NewTrainer(models.MNISTCNNBN(qat.Default8Bit(), true), data, w, cfg)
+		tr, err := loop.NewTrainer(models.MNISTCNNBN(qat.Default8Bit(), true), ds, w, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package loop_test
 import (
 	"testing"
 
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
@@ -28,7 +29,7 @@ func TestLearnableRanges(t *testing.T) {
 	// The params NewTrainer optimises are those of the training build.
 	g := tfgraph.NewGraph()
 	env := qat.NewEnv(g, true, nil)
-	built, err := m.Build(models.NewBuilder(env, m.Scheme, nil, 1), g.Placeholder("x", tf.Float, []int64{batch, 784}))
+	built, err := m.Build(layers.NewBuilder(env, m.Scheme, nil, 1), g.Placeholder("x", tf.Float, []int64{batch, 784}))
 	if err != nil {
 		t.Fatal(err)
 	}

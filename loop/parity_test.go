@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
@@ -36,7 +37,7 @@ func TestArticleParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			const steps, seed = 100, 42
-			data, err := models.Synthetic(100, int(m.Input[0]), m.Classes(), seed)
+			ds, err := data.Synthetic(100, int(m.Input[0]), m.Classes(), seed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,23 +46,23 @@ func TestArticleParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			in := map[string]models.Array{"x": data.X, "y": data.Y}
+			in := map[string]data.Array{"x": ds.X, "y": ds.Y}
 			for k, v := range init {
 				in[k] = v
 			}
 			inPath, outPath := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
-			if err := models.WriteNPZ(inPath, in); err != nil {
+			if err := data.WriteNPZ(inPath, in); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := oracle.Run("article_examples.py", fmt.Sprint(ex), inPath, outPath, "--steps", fmt.Sprint(steps)); err != nil {
 				t.Fatal(err)
 			}
-			ref, err := models.ReadNPZ(outPath)
+			ref, err := data.ReadNPZ(outPath)
 			if err != nil {
 				t.Fatal(err)
 			}
 
-			tr, err := loop.NewTrainer(m, data, init, loop.DefaultConfig())
+			tr, err := loop.NewTrainer(m, ds, init, loop.DefaultConfig())
 			if err != nil {
 				t.Fatal(err)
 			}

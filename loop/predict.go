@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -12,7 +12,7 @@ import (
 // EvalBatch is how many examples Predict and Evaluate run at once.
 const EvalBatch = 1000
 
-func feedXY(xo, yo tf.Output, x, y models.Array) (map[tf.Output]*tf.Tensor, error) {
+func feedXY(xo, yo tf.Output, x, y data.Array) (map[tf.Output]*tf.Tensor, error) {
 	xt, err := tfgraph.NewTensor(x.Shape, x.Data)
 	if err != nil {
 		return nil, fmt.Errorf("batch x: %w", err)
@@ -26,23 +26,23 @@ func feedXY(xo, yo tf.Output, x, y models.Array) (map[tf.Output]*tf.Tensor, erro
 
 // Predict returns the inference graph's outputs (fake-quantized with the
 // current ranges, batch norms with moving statistics) for x [N, input...].
-func (t *Trainer) Predict(x models.Array) (models.Array, error) {
+func (t *Trainer) Predict(x data.Array) (data.Array, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return predict(t.session, t.evalX, t.logits, x)
 }
 
-func predict(sess *tf.Session, in, logits tf.Output, x models.Array) (models.Array, error) {
+func predict(sess *tf.Session, in, logits tf.Output, x data.Array) (data.Array, error) {
 	shape, vals, err := tfgraph.RunBatches(sess, in, logits, x.Shape, x.Data, EvalBatch)
 	if err != nil {
-		return models.Array{}, fmt.Errorf("predict: %w", err)
+		return data.Array{}, fmt.Errorf("predict: %w", err)
 	}
-	return models.Array{Shape: shape, Data: vals}, nil
+	return data.Array{Shape: shape, Data: vals}, nil
 }
 
 // Evaluate returns the inference graph's accuracy on d (argmax of the
 // outputs against the one-hot labels).
-func (t *Trainer) Evaluate(d models.Dataset) (float64, error) {
+func (t *Trainer) Evaluate(d data.Dataset) (float64, error) {
 	logits, err := t.Predict(d.X)
 	if err != nil {
 		return 0, err
@@ -54,7 +54,7 @@ func (t *Trainer) Evaluate(d models.Dataset) (float64, error) {
 // argmax of the one-hot labels. Shapes that differ, data shorter or longer
 // than their shapes, labels that are not one-hot and outputs that are NaN
 // or infinite are errors naming the example.
-func Accuracy(logits, labels models.Array) (float64, error) {
+func Accuracy(logits, labels data.Array) (float64, error) {
 	if len(logits.Shape) != 2 || !tfgraph.SameShape(logits.Shape, labels.Shape) || logits.Shape[0] <= 0 || logits.Shape[1] <= 0 {
 		return 0, fmt.Errorf("accuracy: outputs %v and labels %v must both be [N, classes] with N, classes > 0", logits.Shape, labels.Shape)
 	}
@@ -62,7 +62,7 @@ func Accuracy(logits, labels models.Array) (float64, error) {
 	if len(logits.Data) != n*c || len(labels.Data) != n*c {
 		return 0, fmt.Errorf("accuracy: outputs have %d values and labels %d; their shape %v needs %d", len(logits.Data), len(labels.Data), logits.Shape, n*c)
 	}
-	if err := models.CheckOneHot(labels); err != nil {
+	if err := data.CheckOneHot(labels); err != nil {
 		return 0, fmt.Errorf("accuracy: %w", err)
 	}
 	right := 0
@@ -92,27 +92,27 @@ func argmax(v []float32) int {
 
 // State returns every variable of the model (weights, quantizer ranges,
 // batch-norm statistics, optimizer slots, step counters) by name.
-func (t *Trainer) State() (models.Weights, error) {
+func (t *Trainer) State() (data.Weights, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.state()
 }
 
-func (t *Trainer) state() (models.Weights, error) {
+func (t *Trainer) state() (data.Weights, error) {
 	out, err := t.session.Run(nil, t.reads, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	w := models.Weights{}
+	w := data.Weights{}
 	for i, v := range t.vars {
 		if v.DType != tf.Float {
 			continue
 		}
-		data, err := tfgraph.Float32s(out[i])
+		vals, err := tfgraph.Float32s(out[i])
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", v.Name, err)
 		}
-		w[v.Name] = models.Array{Shape: out[i].Shape(), Data: data}
+		w[v.Name] = data.Array{Shape: out[i].Shape(), Data: vals}
 	}
 	return w, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 )
@@ -38,7 +39,7 @@ func profiledTraining(out string, steps int) error {
 	if err != nil {
 		return err
 	}
-	data, err := models.Synthetic(100, int(m.Input[0]), m.Classes(), 1)
+	data, err := data.Synthetic(100, int(m.Input[0]), m.Classes(), 1)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
@@ -12,10 +13,10 @@ import (
 
 // flatBatches returns steps MNIST training batches of batch images as flat
 // 784-vectors for the MLP, and the dataset they make up (for NewTrainer).
-func flatBatches(t *testing.T, steps, batch int, seed uint64) (xs, ys []models.Array, all models.Dataset) {
+func flatBatches(t *testing.T, steps, batch int, seed uint64) (xs, ys []data.Array, all data.Dataset) {
 	t.Helper()
 	train, _ := cachedMNIST(t)
-	bt, err := models.NewBatcher(train, batch, seed)
+	bt, err := data.NewBatcher(train, batch, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func flatBatches(t *testing.T, steps, batch int, seed uint64) (xs, ys []models.A
 
 // mlpTrainer returns a trainer of m on all from init, with batch-size
 // batch and learning rate 1e-3 in a one-thread session.
-func mlpTrainer(t *testing.T, m models.Model, all models.Dataset, init models.Weights, batch int) *loop.Trainer {
+func mlpTrainer(t *testing.T, m models.Model, all data.Dataset, init data.Weights, batch int) *loop.Trainer {
 	t.Helper()
 	cfg := loop.DefaultConfig()
 	cfg.Adam.LearningRate = 1e-3
@@ -47,7 +48,7 @@ func mlpTrainer(t *testing.T, m models.Model, all models.Dataset, init models.We
 }
 
 // sameBits reports whether two weight sets hold bit-identical values.
-func sameBits(a, b models.Weights) bool {
+func sameBits(a, b data.Weights) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -120,7 +121,7 @@ func TestScheduleQuantDelay(t *testing.T) {
 				}
 				n := "d1/post_activation_max"
 				t.Logf("%s: %v at the start, %v after the delay", n, start[n].Data, r[n].Data)
-				if sameBits(models.Weights{n: start[n]}, models.Weights{n: r[n]}) {
+				if sameBits(data.Weights{n: start[n]}, data.Weights{n: r[n]}) {
 					t.Errorf("%s did not move during the delay", n)
 				}
 			}
@@ -159,8 +160,8 @@ func TestScheduleFreezeRanges(t *testing.T) {
 	}
 	tr := mlpTrainer(t, m, all, init, batch)
 	defer tr.Close()
-	snap := map[int]models.Weights{}
-	weights := map[int]models.Weights{}
+	snap := map[int]data.Weights{}
+	weights := map[int]data.Weights{}
 	for i := 0; i < steps; i++ {
 		if _, err := tr.StepOn(xs[i], ys[i]); err != nil {
 			t.Fatal(err)
@@ -180,21 +181,21 @@ func TestScheduleFreezeRanges(t *testing.T) {
 	}
 	var moved []string
 	for _, n := range names {
-		if !sameBits(models.Weights{n: snap[1][n]}, models.Weights{n: snap[freeze][n]}) {
+		if !sameBits(data.Weights{n: snap[1][n]}, data.Weights{n: snap[freeze][n]}) {
 			moved = append(moved, n)
 		}
 	}
 	sort.Strings(moved)
 	t.Logf("%d range variables; changed between step 1 and step %d: %v", len(names), freeze, moved)
 	for _, n := range []string{"d1/kernel_min", "d1/post_activation_min", "d1/post_activation_max", "d2/post_activation_max"} {
-		if !sameBits(models.Weights{n: snap[1][n]}, models.Weights{n: snap[freeze][n]}) {
+		if !sameBits(data.Weights{n: snap[1][n]}, data.Weights{n: snap[freeze][n]}) {
 			continue
 		}
 		t.Errorf("%s did not change between step 1 and step %d (still %v)", n, freeze, snap[1][n].Data)
 	}
 	if !sameBits(snap[freeze], snap[steps]) {
 		for _, n := range names {
-			if !sameBits(models.Weights{n: snap[freeze][n]}, models.Weights{n: snap[steps][n]}) {
+			if !sameBits(data.Weights{n: snap[freeze][n]}, data.Weights{n: snap[steps][n]}) {
 				t.Errorf("%s changed after the freeze: %v after step %d, %v after step %d",
 					n, snap[freeze][n].Data, freeze, snap[steps][n].Data, steps)
 			}

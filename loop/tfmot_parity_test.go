@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/data/mnist"
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/models/mnist"
 	"github.com/qat-go/qat/qat"
 )
 
@@ -47,13 +48,13 @@ func TestTFMOTParity(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := c.model
-			b, err := models.NewBatcher(train, batch, 3)
+			b, err := data.NewBatcher(train, batch, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var xs, ys []models.Array
-			x := models.Array{Shape: append([]int64{steps, batch}, m.Input...)}
-			y := models.Array{Shape: []int64{steps, batch, 10}}
+			var xs, ys []data.Array
+			x := data.Array{Shape: append([]int64{steps, batch}, m.Input...)}
+			y := data.Array{Shape: []int64{steps, batch, 10}}
 			for i := 0; i < steps; i++ {
 				bx, by := b.Next()
 				bx.Shape = append([]int64{batch}, m.Input...) // the MLP reads flat 784-vectors
@@ -66,18 +67,18 @@ func TestTFMOTParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			in := map[string]models.Array{"x": x, "y": y}
+			in := map[string]data.Array{"x": x, "y": y}
 			for k, v := range init {
 				in[k] = v
 			}
 			inPath, outPath := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
-			if err := models.WriteNPZ(inPath, in); err != nil {
+			if err := data.WriteNPZ(inPath, in); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := oracle.Run("tfmot_reference.py", c.name, inPath, outPath, "--steps", fmt.Sprint(steps), "--lr", fmt.Sprint(lr)); err != nil {
 				t.Fatal(err)
 			}
-			ref, err := models.ReadNPZ(outPath)
+			ref, err := data.ReadNPZ(outPath)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,8 +86,8 @@ func TestTFMOTParity(t *testing.T) {
 			cfg := loop.DefaultConfig()
 			cfg.Adam.LearningRate = lr
 			cfg.BatchSize = batch
-			all := models.Dataset{X: models.Array{Shape: append([]int64{steps * batch}, m.Input...), Data: x.Data},
-				Y: models.Array{Shape: []int64{steps * batch, 10}, Data: y.Data}}
+			all := data.Dataset{X: data.Array{Shape: append([]int64{steps * batch}, m.Input...), Data: x.Data},
+				Y: data.Array{Shape: []int64{steps * batch, 10}, Data: y.Data}}
 			tr, err := loop.NewTrainer(m, all, init, cfg)
 			if err != nil {
 				t.Fatal(err)

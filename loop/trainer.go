@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
@@ -62,8 +64,8 @@ type Trainer struct {
 	loss    tf.Output
 	train   *tf.Operation
 	feeds   map[tf.Output]*tf.Tensor // full-batch data, fed every step
-	batches *models.Batcher
-	params  []models.Param
+	batches *data.Batcher
+	params  []layers.Param
 	vars    []*tfgraph.Variable
 	reads   []tf.Output     // one read per variable, for State
 	model   map[string]bool // names of the model's own variables
@@ -78,10 +80,10 @@ type Trainer struct {
 	// The snapshot: its step, its position in the data, and whether the
 	// steps since can be run again (not after StepOn).
 	snapStep   int
-	snapData   models.BatchState
+	snapData   data.BatchState
 	replayable bool
-	data       models.Dataset // for the fingerprint
-	dataSum    string         // the data's fingerprint, once computed
+	data       data.Dataset // for the fingerprint
+	dataSum    string       // the data's fingerprint, once computed
 }
 
 // StepResult reports one finished step (1-based) and the loss it computed
@@ -97,24 +99,24 @@ type StepResult struct {
 // weights (and learnable ranges), batch-norm statistics and the step
 // counter; and the inference graph beside it. Then it initialises the
 // variables.
-func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Config) (*Trainer, error) {
+func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) (*Trainer, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	if err := data.Validate(m.Input, m.Classes()); err != nil {
+	if err := ds.Validate(m.Input, m.Classes()); err != nil {
 		return nil, err
 	}
 	if err := cfg.Adam.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Trainer{keep: cfg.KeepCheckpoints, data: data}
+	t := &Trainer{keep: cfg.KeepCheckpoints, data: ds}
 	if t.keep == 0 {
 		t.keep = DefaultKeepCheckpoints
 	}
-	batch := data.X.Shape[0]
+	batch := ds.X.Shape[0]
 	if cfg.BatchSize > 0 {
 		var err error
-		if t.batches, err = models.NewBatcher(data, cfg.BatchSize, cfg.DataSeed); err != nil {
+		if t.batches, err = data.NewBatcher(ds, cfg.BatchSize, cfg.DataSeed); err != nil {
 			return nil, err
 		}
 		batch = int64(cfg.BatchSize)
@@ -133,7 +135,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	if m.Scheme != nil {
 		env.Schedule = m.Scheme.Schedule
 	}
-	b := models.NewBuilder(env, m.Scheme, init, cfg.Seed)
+	b := layers.NewBuilder(env, m.Scheme, init, cfg.Seed)
 	built, err := m.Build(b, t.x)
 	if err != nil {
 		return nil, err
@@ -177,7 +179,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 	if t.batches != nil {
 		batchSize, dataSeed = int64(cfg.BatchSize), cfg.DataSeed
 	}
-	t.ckpt = addCheckpointOps(g, t.vars, t.reads, batchSize, data.X.Shape[0], dataSeed)
+	t.ckpt = addCheckpointOps(g, t.vars, t.reads, batchSize, ds.X.Shape[0], dataSeed)
 	initOp := g.InitOp()
 	t.good = addLastGood(g, t.vars)
 	if err := g.Err(); err != nil {
@@ -197,12 +199,12 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 		return nil, err
 	}
 	if t.batches == nil {
-		xt, err := tfgraph.NewTensor(data.X.Shape, data.X.Data)
+		xt, err := tfgraph.NewTensor(ds.X.Shape, ds.X.Data)
 		if err != nil {
 			sess.Close()
 			return nil, fmt.Errorf("data x: %w", err)
 		}
-		yt, err := tfgraph.NewTensor(data.Y.Shape, data.Y.Data)
+		yt, err := tfgraph.NewTensor(ds.Y.Shape, ds.Y.Data)
 		if err != nil {
 			sess.Close()
 			return nil, fmt.Errorf("data y: %w", err)
@@ -216,7 +218,7 @@ func NewTrainer(m models.Model, data models.Dataset, init models.Weights, cfg Co
 // values, taken with the gradient functions of reg (nil:
 // tfgraph.DefaultRegistry()), and the optimizer's updates, and returns the
 // op that applies them.
-func Minimize(g *tfgraph.Graph, loss tf.Output, params []models.Param, opt Adam, reg *tfgraph.Registry) (*tf.Operation, error) {
+func Minimize(g *tfgraph.Graph, loss tf.Output, params []layers.Param, opt Adam, reg *tfgraph.Registry) (*tf.Operation, error) {
 	if reg == nil {
 		reg = tfgraph.DefaultRegistry()
 	}
@@ -263,7 +265,7 @@ func (t *Trainer) stepLocked() (float32, int, error) {
 // one (x and y must have the trainer's batch shape). A step after StepOn
 // that diverges is undone back to the last snapshot (up to 19 steps
 // back), as StepOn's batches cannot be run again.
-func (t *Trainer) StepOn(x, y models.Array) (float32, error) {
+func (t *Trainer) StepOn(x, y data.Array) (float32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	feeds, err := feedXY(t.x, t.y, x, y)
@@ -330,19 +332,19 @@ func (t *Trainer) Run(ctx context.Context, steps int, report func(StepResult) er
 // Weights returns the model's variables by name: the float master
 // weights and batch-norm statistics (not the quantizer ranges or the
 // optimizer's state).
-func (t *Trainer) Weights() (models.Weights, error) { return t.subset(t.model) }
+func (t *Trainer) Weights() (data.Weights, error) { return t.subset(t.model) }
 
 // Ranges returns the quantizer range variables (<layer>/kernel_min, ...).
-func (t *Trainer) Ranges() (models.Weights, error) { return t.subset(t.ranges) }
+func (t *Trainer) Ranges() (data.Weights, error) { return t.subset(t.ranges) }
 
-func (t *Trainer) subset(names map[string]bool) (models.Weights, error) {
+func (t *Trainer) subset(names map[string]bool) (data.Weights, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	all, err := t.state()
 	if err != nil {
 		return nil, err
 	}
-	w := models.Weights{}
+	w := data.Weights{}
 	for n, a := range all {
 		if names[n] {
 			w[n] = a

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 )
@@ -18,7 +19,7 @@ import (
 // meanwhile restore.
 func TestTrainerConcurrent(t *testing.T) {
 	m := models.Example3()
-	data, err := models.Synthetic(64, int(m.Input[0]), m.Classes(), 1)
+	data, err := data.Synthetic(64, int(m.Input[0]), m.Classes(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

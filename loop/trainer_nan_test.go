@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 )
@@ -28,20 +29,20 @@ func TestStepUndoesNonFiniteLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := models.Synthetic(64, int(m.Input[0]), m.Classes(), 3)
+	ds, err := data.Synthetic(64, int(m.Input[0]), m.Classes(), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := loop.DefaultConfig()
 	cfg.Adam.LearningRate = 1e30
 	cfg.BatchSize = 16
-	tr, err := loop.NewTrainer(m, data, nil, cfg)
+	tr, err := loop.NewTrainer(m, ds, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
 	var nan *loop.DivergedError
-	var last models.Weights
+	var last data.Weights
 	for i := 0; i < 50 && nan == nil; i++ {
 		if last, err = tr.State(); err != nil {
 			t.Fatal(err)
@@ -86,7 +87,7 @@ func TestStepUndoesNonFiniteLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := loop.NewTrainer(m, data, nil, cfg)
+	r, err := loop.NewTrainer(m, ds, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,34 +7,36 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
 )
 
 func TestNewTrainerRejectsBadInput(t *testing.T) {
-	good, err := models.Synthetic(8, 10, 10, 1)
+	good, err := data.Synthetic(8, 10, 10, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongX, _ := models.Synthetic(8, 7, 10, 1)
-	wrongY, _ := models.Synthetic(8, 10, 3, 1)
+	wrongX, _ := data.Synthetic(8, 7, 10, 1)
+	wrongY, _ := data.Synthetic(8, 10, 3, 1)
 	short := good
-	short.Y = models.Array{Shape: []int64{5, 10}, Data: make([]float32, 50)}
+	short.Y = data.Array{Shape: []int64{5, 10}, Data: make([]float32, 50)}
 	bits := models.Example3()
-	l0 := bits.Layers[0].(models.ArticleDense)
+	l0 := bits.Layers[0].(layers.ArticleDense)
 	l0.Weights = qat.FixedRange{Min: -1, Max: 1, NumBits: 17}
 	bits.Layers[0] = l0
 	nanRange := models.Example3()
-	l1 := nanRange.Layers[1].(models.ArticleDense)
+	l1 := nanRange.Layers[1].(layers.ArticleDense)
 	l1.Output = qat.FixedRange{Min: float32(math.NaN()), Max: 1, NumBits: 8}
 	nanRange.Layers[1] = l1
-	badInit := models.Weights{"layer1/weight_fp": {Shape: []int64{3, 3}, Data: make([]float32, 9)}}
+	badInit := data.Weights{"layer1/weight_fp": {Shape: []int64{3, 3}, Data: make([]float32, 9)}}
 	tests := []struct {
 		name  string
 		model models.Model
-		data  models.Dataset
-		init  models.Weights
+		data  data.Dataset
+		init  data.Weights
 		want  string
 	}{
 		{"x features", models.Example3(), wrongX, nil, "x has shape [8 7], the model needs [N, 10]"},
@@ -60,7 +62,7 @@ func TestNewTrainerRejectsBadInput(t *testing.T) {
 
 // A diverging run stops with an error that says the loss is not finite.
 func TestRunStopsOnNaNLoss(t *testing.T) {
-	data, err := models.Synthetic(16, 10, 10, 2)
+	data, err := data.Synthetic(16, 10, 10, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +98,9 @@ func TestRunHonoursContext(t *testing.T) {
 	}
 }
 
-func mustSynthetic(t *testing.T, n, inputs, classes int) models.Dataset {
+func mustSynthetic(t *testing.T, n, inputs, classes int) data.Dataset {
 	t.Helper()
-	d, err := models.Synthetic(n, inputs, classes, 1)
+	d, err := data.Synthetic(n, inputs, classes, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func mustSynthetic(t *testing.T, n, inputs, classes int) models.Dataset {
 
 // With a seed, the same run gives the same bits.
 func TestSameSeedSameBits(t *testing.T) {
-	run := func() ([]float32, models.Weights) {
+	run := func() ([]float32, data.Weights) {
 		m := models.Example3()
 		tr, err := loop.NewTrainer(m, mustSynthetic(t, 64, int(m.Input[0]), m.Classes()), nil, loop.DefaultConfig())
 		if err != nil {
@@ -133,7 +135,7 @@ func TestSameSeedSameBits(t *testing.T) {
 }
 
 // train runs steps steps and returns each step's loss and the final weights.
-func train(t *testing.T, tr *loop.Trainer, steps int) ([]float32, models.Weights) {
+func train(t *testing.T, tr *loop.Trainer, steps int) ([]float32, data.Weights) {
 	t.Helper()
 	var losses []float32
 	if err := tr.Run(context.Background(), steps, func(r loop.StepResult) error {

@@ -7,15 +7,16 @@ package loop_test
 import (
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/data/mnist"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/models/mnist"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 )
 
 // mnistRun trains m on MNIST for epochs from init and returns the trainer.
-func mnistRun(t *testing.T, m models.Model, train models.Dataset, init models.Weights, epochs int, lr float64, ranges map[string][]float32) *loop.Trainer {
+func mnistRun(t *testing.T, m models.Model, train data.Dataset, init data.Weights, epochs int, lr float64, ranges map[string][]float32) *loop.Trainer {
 	t.Helper()
 	cfg := loop.DefaultConfig()
 	cfg.Adam.LearningRate = lr
@@ -37,7 +38,7 @@ func mnistRun(t *testing.T, m models.Model, train models.Dataset, init models.We
 	return tr
 }
 
-func accuracy(t *testing.T, tr *loop.Trainer, d models.Dataset) float64 {
+func accuracy(t *testing.T, tr *loop.Trainer, d data.Dataset) float64 {
 	t.Helper()
 	acc, err := tr.Evaluate(d)
 	if err != nil {
@@ -92,11 +93,11 @@ func TestMNISTAccuracy(t *testing.T) {
 		m := models.MNISTCNN(c.scheme)
 		var ranges map[string][]float32
 		if c.calibrate {
-			b, err := models.NewBatcher(train, 64, 7)
+			b, err := data.NewBatcher(train, 64, 7)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var xs []models.Array
+			var xs []data.Array
 			for i := 0; i < 10; i++ {
 				x, _ := b.Next()
 				xs = append(xs, x)

@@ -3,90 +3,14 @@ package models
 import (
 	"fmt"
 
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
-	"github.com/qat-go/qat/tfgraph"
-	tf "github.com/wamuir/graft/tensorflow"
 )
 
-// ArticleDense is the article's QuantizedDense / QuantizedLayer:
-// y = fq_out(x @ fq_w(weight_fp) + fq_b(bias_fp)), where each fixed-range
-// quantizer is optional (nil = no fake quant) and the float master weights
-// are the variables weight_fp [in, units] and bias_fp [units]. It ignores
-// the model's Scheme: its ranges are the article's constants.
-type ArticleDense struct {
-	Name    string
-	Units   int
-	Weights qat.Quantizer
-	Bias    qat.Quantizer
-	Output  qat.Quantizer
-}
-
-// Validate checks the layer's own settings.
-func (d ArticleDense) Validate() error {
-	if d.Units <= 0 {
-		return fmt.Errorf("layer %s: units %d must be > 0", d.Name, d.Units)
-	}
-	for _, q := range []struct {
-		what string
-		q    qat.Quantizer
-	}{{"weights", d.Weights}, {"bias", d.Bias}, {"output", d.Output}} {
-		if q.q == nil {
-			continue
-		}
-		if err := q.q.Validate(); err != nil {
-			return fmt.Errorf("layer %s: %s quantizer: %w", d.Name, q.what, err)
-		}
-	}
-	return nil
-}
-
-// LayerName implements Layer.
-func (d ArticleDense) LayerName() string { return d.Name }
-
-func (d ArticleDense) hasChannels() bool { return true }
-
-// OutputShape implements Layer: [in] -> [units].
-func (d ArticleDense) OutputShape(in []int64) ([]int64, error) {
-	if err := d.Validate(); err != nil {
-		return nil, err
-	}
-	if len(in) != 1 || in[0] <= 0 {
-		return nil, fmt.Errorf("layer %s: input must be [batch, features], got [batch %v]", d.Name, in)
-	}
-	return []int64{int64(d.Units)}, nil
-}
-
-// Build implements Layer: variables "<layer>/weight_fp", "<layer>/bias_fp".
-func (d ArticleDense) Build(b *Builder, x tf.Output) (tf.Output, error) {
-	in, err := inputShape(d, x)
-	if err != nil {
-		return tf.Output{}, err
-	}
-	g := b.Graph()
-	s := g.Scope(d.Name)
-	wv := b.variable(s, "weight_fp", []int64{in[0], int64(d.Units)}, tfgraph.GlorotUniform{}, true)
-	bv := b.variable(s, "bias_fp", []int64{int64(d.Units)}, tfgraph.Zeros{}, true)
-	wq := b.quantize(s, d.Weights, "weight_quant", wv)
-	bq := b.quantize(s, d.Bias, "bias_quant", bv)
-	y := s.AddV2("add", s.MatMul("MatMul", x, wq, false, false), bq)
-	y = b.quantize(s, d.Output, "output_quant", y)
-	if err := g.Err(); err != nil {
-		return tf.Output{}, fmt.Errorf("layer %s: %w", d.Name, err)
-	}
-	return y, nil
-}
-
-// The article's numbers: weights and biases fake-quantized in [-0.1, 0.1],
-// activations in [-1, 1], 8 bits.
-const (
-	ArticleWeightRange     = 0.1
-	ArticleActivationRange = 1.0
-)
-
-func articleLayer(name string, units int, quantizeOutput bool) ArticleDense {
-	d := ArticleDense{Name: name, Units: units, Weights: qat.Symmetric(ArticleWeightRange), Bias: qat.Symmetric(ArticleWeightRange)}
+func articleLayer(name string, units int, quantizeOutput bool) layers.ArticleDense {
+	d := layers.ArticleDense{Name: name, Units: units, Weights: qat.Symmetric(layers.ArticleWeightRange), Bias: qat.Symmetric(layers.ArticleWeightRange)}
 	if quantizeOutput {
-		d.Output = qat.Symmetric(ArticleActivationRange)
+		d.Output = qat.Symmetric(layers.ArticleActivationRange)
 	}
 	return d
 }
@@ -94,17 +18,17 @@ func articleLayer(name string, units int, quantizeOutput bool) ArticleDense {
 // Example1 is the article's Example 1: one QuantizedDense(2) on 10 inputs,
 // weights and bias fake-quantized in [-0.1, 0.1].
 func Example1() Model {
-	return Model{Input: []int64{10}, Layers: []Layer{articleLayer("layer1", 2, false)}}
+	return Model{Input: []int64{10}, Layers: []layers.Layer{articleLayer("layer1", 2, false)}}
 }
 
 // Example2 is Example 1 plus output fake quant in [-1, 1].
 func Example2() Model {
-	return Model{Input: []int64{10}, Layers: []Layer{articleLayer("layer1", 2, true)}}
+	return Model{Input: []int64{10}, Layers: []layers.Layer{articleLayer("layer1", 2, true)}}
 }
 
 // Example3 is the article's Example 3: two quantized layers, 10 -> 32 -> 10.
 func Example3() Model {
-	return Model{Input: []int64{10}, Layers: []Layer{articleLayer("layer1", 32, true), articleLayer("layer2", 10, true)}}
+	return Model{Input: []int64{10}, Layers: []layers.Layer{articleLayer("layer1", 32, true), articleLayer("layer2", 10, true)}}
 }
 
 // Example returns the article's example n (1, 2 or 3).

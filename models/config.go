@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
 	"gopkg.in/yaml.v3"
 )
@@ -89,7 +91,7 @@ type DataConfig struct {
 	Examples int    `yaml:"examples,omitempty"`
 	NPZ      string `yaml:"npz,omitempty"`
 	// MNIST selects the embedded MNIST digits (loaded by the caller through
-	// models/mnist, which Dataset cannot import).
+	// data/mnist, which Dataset cannot import).
 	MNIST bool `yaml:"mnist,omitempty"`
 }
 
@@ -310,13 +312,13 @@ func (r *rawConfig) resolve() (*Config, error) {
 		}
 		if m := rl.Momentum; m != nil {
 			if !(*m > 0 && *m < 1) {
-				return nil, fmt.Errorf("layer %d (%s): momentum %g must be in (0, 1) (omit it for %g)", i+1, l.Name, *m, DefaultBNMomentum)
+				return nil, fmt.Errorf("layer %d (%s): momentum %g must be in (0, 1) (omit it for %g)", i+1, l.Name, *m, layers.DefaultBNMomentum)
 			}
 			l.Momentum = *m
 		}
 		if e := rl.Epsilon; e != nil {
 			if !(*e > 0 && *e <= math.MaxFloat32) {
-				return nil, fmt.Errorf("layer %d (%s): epsilon %g must be finite and > 0 (omit it for %g)", i+1, l.Name, *e, DefaultBNEpsilon)
+				return nil, fmt.Errorf("layer %d (%s): epsilon %g must be finite and > 0 (omit it for %g)", i+1, l.Name, *e, layers.DefaultBNEpsilon)
 			}
 			l.Epsilon = *e
 		}
@@ -392,26 +394,26 @@ func (c *Config) model() (Model, error) {
 
 // Dataset returns the training data (synthetic from Seed, or read from
 // Data.NPZ) after checking it fits the model.
-func (c *Config) Dataset() (Dataset, error) {
+func (c *Config) Dataset() (data.Dataset, error) {
 	m, err := c.Model()
 	if err != nil {
-		return Dataset{}, err
+		return data.Dataset{}, err
 	}
 	if c.Data.MNIST {
-		return Dataset{}, fmt.Errorf("data: mnist is loaded with models/mnist, not Config.Dataset")
+		return data.Dataset{}, fmt.Errorf("data: mnist is loaded with data/mnist, not Config.Dataset")
 	}
 	if c.Data.NPZ == "" {
 		if len(m.Input) != 1 {
-			return Dataset{}, fmt.Errorf("data: synthetic examples need a vector input, the model takes %v", m.Input)
+			return data.Dataset{}, fmt.Errorf("data: synthetic examples need a vector input, the model takes %v", m.Input)
 		}
-		return Synthetic(c.Data.Examples, int(m.Input[0]), m.Classes(), c.Seed)
+		return data.Synthetic(c.Data.Examples, int(m.Input[0]), m.Classes(), c.Seed)
 	}
 	d, err := ReadDataset(c.Data.NPZ)
 	if err != nil {
-		return Dataset{}, err
+		return data.Dataset{}, err
 	}
 	if err := d.Validate(m.Input, m.Classes()); err != nil {
-		return Dataset{}, fmt.Errorf("%s: %w", c.Data.NPZ, err)
+		return data.Dataset{}, fmt.Errorf("%s: %w", c.Data.NPZ, err)
 	}
 	return d, nil
 }
@@ -419,22 +421,22 @@ func (c *Config) Dataset() (Dataset, error) {
 // InitialWeights returns every variable's initial value: those in the Init
 // file, which must give every variable and no other name, or else values
 // drawn from Seed.
-func (c *Config) InitialWeights() (Weights, error) {
+func (c *Config) InitialWeights() (data.Weights, error) {
 	m, err := c.Model()
 	if err != nil {
 		return nil, err
 	}
-	var given Weights
+	var given data.Weights
 	if c.Init != "" {
-		arrays, err := ReadNPZ(c.Init)
+		arrays, err := data.ReadNPZ(c.Init)
 		if err != nil {
 			return nil, fmt.Errorf("initial weights: %w", err)
 		}
-		given = Weights(arrays)
+		given = data.Weights(arrays)
 	}
 	w, err := m.InitialWeights(given, c.Seed)
 	if err == nil && c.Init != "" {
-		err = given.covers(w)
+		err = given.Covers(w)
 	}
 	if err != nil && c.Init != "" {
 		return nil, fmt.Errorf("%s: %w", c.Init, err)
@@ -445,17 +447,17 @@ func (c *Config) InitialWeights() (Weights, error) {
 // ReadDataset reads a data set from an .npz file with arrays x [N, features]
 // and y [N, classes] (one-hot). Shapes are checked against a model with
 // Dataset.Validate.
-func ReadDataset(path string) (Dataset, error) {
-	arrays, err := ReadNPZ(path)
+func ReadDataset(path string) (data.Dataset, error) {
+	arrays, err := data.ReadNPZ(path)
 	if err != nil {
-		return Dataset{}, err
+		return data.Dataset{}, err
 	}
 	x, okx := arrays["x"]
 	y, oky := arrays["y"]
 	if !okx || !oky {
-		return Dataset{}, fmt.Errorf("%s: want arrays x [N, features] and y [N, classes] (one-hot); the file has %q", path, Weights(arrays).Names())
+		return data.Dataset{}, fmt.Errorf("%s: want arrays x [N, features] and y [N, classes] (one-hot); the file has %q", path, data.Weights(arrays).Names())
 	}
-	return Dataset{X: x, Y: y}, nil
+	return data.Dataset{X: x, Y: y}, nil
 }
 
 // ExampleConfig returns the config of the article's example n (1, 2 or 3)
@@ -470,7 +472,7 @@ func ExampleConfig(n int) (*Config, error) {
 		Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.01, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
 		Data:      DataConfig{Examples: DefaultExamples}}
 	for _, layer := range m.Layers {
-		l := layer.(ArticleDense)
+		l := layer.(layers.ArticleDense)
 		lc := LayerConfig{Name: l.Name, Units: l.Units}
 		for _, q := range []struct {
 			src qat.Quantizer

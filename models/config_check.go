@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/qat-go/qat/internal/measure"
 )
 
 // Validate checks every setting and names the first problem (and its
@@ -75,7 +77,7 @@ func (c *Config) Validate() error {
 	}
 	// Refuse a model or synthetic data too large for memory before any of
 	// it is allocated.
-	batch, data := int64(c.BatchSize), int64(0)
+	batch, dataBytes := int64(c.BatchSize), int64(0)
 	switch {
 	case c.Data.NPZ != "":
 		// The file's size is known when it is read (ReadDataset).
@@ -87,13 +89,13 @@ func (c *Config) Validate() error {
 		if batch == 0 {
 			batch = int64(c.Data.Examples)
 		}
-		in, _ := elements(m.Input)
-		data = mul(mul(int64(c.Data.Examples), add(in, int64(m.Classes()))), 4)
+		in, _ := measure.Elements(m.Input)
+		dataBytes = measure.Mul(measure.Mul(int64(c.Data.Examples), measure.Add(in, int64(m.Classes()))), 4)
 	}
-	return m.CheckMemory(batch, true, data)
+	return m.CheckMemory(batch, true, dataBytes)
 }
 
-// mnistTrainExamples is the size of MNIST's training set (models/mnist).
+// mnistTrainExamples is the size of MNIST's training set (data/mnist).
 const mnistTrainExamples = 60000
 
 // Validate checks the optimizer's name and numbers.

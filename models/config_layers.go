@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/qat-go/qat/layers"
 )
 
 // Layer types in configs.
@@ -116,7 +118,7 @@ func (l LayerConfig) checkKeys() error {
 }
 
 // layer returns the Layer the config describes.
-func (l LayerConfig) layer() (Layer, error) {
+func (l LayerConfig) layer() (layers.Layer, error) {
 	if err := l.checkKeys(); err != nil {
 		return nil, err
 	}
@@ -154,31 +156,31 @@ func (l LayerConfig) layer() (Layer, error) {
 				return nil, fmt.Errorf("%s quantizer: %w", q.what, err)
 			}
 		}
-		return ArticleDense{Name: l.Name, Units: l.Units, Weights: l.Weights.quantizer(), Bias: l.Bias.quantizer(), Output: l.Output.quantizer()}, nil
+		return layers.ArticleDense{Name: l.Name, Units: l.Units, Weights: l.Weights.quantizer(), Bias: l.Bias.quantizer(), Output: l.Output.quantizer()}, nil
 	case TypeDense:
 		if l.Units <= 0 {
 			return nil, fmt.Errorf("units %d must be > 0", l.Units)
 		}
-		return Dense{Name: l.Name, Units: l.Units, Activation: l.Activation}, checkActivation(l.Name, l.Activation)
+		return layers.Dense{Name: l.Name, Units: l.Units, Activation: l.Activation}, layers.CheckActivation(l.Name, l.Activation)
 	case TypeConv2D:
 		if l.Filters <= 0 {
 			return nil, fmt.Errorf("filters %d must be > 0", l.Filters)
 		}
-		return Conv2D{Name: l.Name, Filters: l.Filters, Kernel: kernel, Strides: strides, Padding: l.Padding,
+		return layers.Conv2D{Name: l.Name, Filters: l.Filters, Kernel: kernel, Strides: strides, Padding: l.Padding,
 			Activation: l.Activation, NoBias: l.NoBias}, needKernel()
 	case TypeDepthwise:
-		return DepthwiseConv2D{Name: l.Name, Multiplier: l.Multiplier, Kernel: kernel, Strides: strides,
+		return layers.DepthwiseConv2D{Name: l.Name, Multiplier: l.Multiplier, Kernel: kernel, Strides: strides,
 			Padding: l.Padding, Activation: l.Activation, NoBias: l.NoBias}, needKernel()
 	case TypeMaxPool:
-		return MaxPool{Name: l.Name, Size: size, Strides: strides, Padding: l.Padding}, nil
+		return layers.MaxPool{Name: l.Name, Size: size, Strides: strides, Padding: l.Padding}, nil
 	case TypeAvgPool:
-		return AvgPool{Name: l.Name, Size: size, Strides: strides, Padding: l.Padding}, nil
+		return layers.AvgPool{Name: l.Name, Size: size, Strides: strides, Padding: l.Padding}, nil
 	case TypeFlatten:
-		return Flatten{Name: l.Name}, nil
+		return layers.Flatten{Name: l.Name}, nil
 	case TypeReLU, TypeReLU6:
-		return ReLU{Name: l.Name, Max6: l.Type == TypeReLU6}, nil
+		return layers.ReLU{Name: l.Name, Max6: l.Type == TypeReLU6}, nil
 	case TypeBatchNorm:
-		return BatchNorm{Name: l.Name, Momentum: l.Momentum, Epsilon: l.Epsilon}, nil
+		return layers.BatchNorm{Name: l.Name, Momentum: l.Momentum, Epsilon: l.Epsilon}, nil
 	}
 	return nil, fmt.Errorf("unknown layer type %q (known: %s)", l.Type, strings.Join(LayerTypes, ", "))
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
 )
 
@@ -214,10 +216,10 @@ func TestConfigModelAndData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Model{Input: []int64{10}, Layers: []Layer{
-		ArticleDense{Name: "hidden", Units: 32, Weights: qat.FixedRange{Min: -0.1, Max: 0.1, NumBits: 4, NarrowRange: true},
+	want := Model{Input: []int64{10}, Layers: []layers.Layer{
+		layers.ArticleDense{Name: "hidden", Units: 32, Weights: qat.FixedRange{Min: -0.1, Max: 0.1, NumBits: 4, NarrowRange: true},
 			Bias: qat.Symmetric(0.1), Output: qat.Symmetric(1)},
-		ArticleDense{Name: "layer2", Units: 10, Weights: qat.FixedRange{Min: -0.5, Max: 0.25, NumBits: 8}},
+		layers.ArticleDense{Name: "layer2", Units: 10, Weights: qat.FixedRange{Min: -0.5, Max: 0.25, NumBits: 8}},
 	}}
 	if !reflect.DeepEqual(m, want) {
 		t.Fatalf("model %+v, want %+v", m, want)
@@ -226,14 +228,14 @@ func TestConfigModelAndData(t *testing.T) {
 	dir := t.TempDir()
 	c.Data.NPZ = filepath.Join(dir, "data.npz")
 	c.Init = ""
-	good := map[string]Array{
+	good := map[string]data.Array{
 		"x": {Shape: []int64{3, 10}, Data: make([]float32, 30)},
 		"y": {Shape: []int64{3, 10}, Data: make([]float32, 30)},
 	}
 	for i := range 3 { // one-hot
 		good["y"].Data[i*10+i] = 1
 	}
-	if err := WriteNPZ(c.Data.NPZ, good); err != nil {
+	if err := data.WriteNPZ(c.Data.NPZ, good); err != nil {
 		t.Fatal(err)
 	}
 	if d, err := c.Dataset(); err != nil || d.X.Shape[0] != 3 {
@@ -241,15 +243,15 @@ func TestConfigModelAndData(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		arrays map[string]Array
+		arrays map[string]data.Array
 		want   string
 	}{
-		{"x width", map[string]Array{"x": {Shape: []int64{3, 4}, Data: make([]float32, 12)}, "y": good["y"]}, "x has shape [3 4], the model needs [N, 10]"},
-		{"y width", map[string]Array{"x": good["x"], "y": {Shape: []int64{3, 2}, Data: make([]float32, 6)}}, "y has shape [3 2], the model needs [N, 10]"},
-		{"no y", map[string]Array{"x": good["x"], "labels": good["y"]}, `want arrays x [N, features] and y`},
+		{"x width", map[string]data.Array{"x": {Shape: []int64{3, 4}, Data: make([]float32, 12)}, "y": good["y"]}, "x has shape [3 4], the model needs [N, 10]"},
+		{"y width", map[string]data.Array{"x": good["x"], "y": {Shape: []int64{3, 2}, Data: make([]float32, 6)}}, "y has shape [3 2], the model needs [N, 10]"},
+		{"no y", map[string]data.Array{"x": good["x"], "labels": good["y"]}, `want arrays x [N, features] and y`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := WriteNPZ(c.Data.NPZ, tc.arrays); err != nil {
+			if err := data.WriteNPZ(c.Data.NPZ, tc.arrays); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := c.Dataset(); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "data.npz") {
@@ -268,7 +270,7 @@ func TestConfigModelAndData(t *testing.T) {
 		t.Fatalf("initial weights: %d arrays, %v", len(w), err)
 	}
 	c.Init = filepath.Join(dir, "init.npz")
-	if err := WriteNPZ(c.Init, map[string]Array{"hidden/bias_fp": {Shape: []int64{3}, Data: make([]float32, 3)}}); err != nil {
+	if err := data.WriteNPZ(c.Init, map[string]data.Array{"hidden/bias_fp": {Shape: []int64{3}, Data: make([]float32, 3)}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.InitialWeights(); err == nil || !strings.Contains(err.Error(), "hidden/bias_fp has shape [3], the model needs [32]") {

@@ -1,8 +1,10 @@
-// Package models defines layers that emit fake-quantized graph pieces
-// (Dense, Conv2D, DepthwiseConv2D, pools, Flatten, ReLU, BatchNorm and the
-// folded Conv+BatchNorm, and the article's QuantizedDense), the Model that
-// stacks them under a qat.Scheme, ready-made models (MLP, SmallCNN,
-// MNISTCNN, the article's examples), the loss, the YAML config, and data:
-// synthetic data as in the article, .npz files and seeded mini-batches.
-// Package models/mnist provides the MNIST digits.
+// Package models wires layers into a model: the Model (its input, its
+// layers and the qat.Scheme that quantizes it), where quantizers go
+// between layers (tfmot's placement rules, in one place), the model's
+// graph for training and inference, its memory footprint, ready-made
+// models (MLP, SmallCNN, MNISTCNN, the article's examples), the Keras loss
+// and the YAML config that describes a model and its run.
+//
+// Layers live in package layers; datasets, batches and .npz files in
+// package data.
 package models

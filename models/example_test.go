@@ -3,6 +3,7 @@ package models_test
 import (
 	"fmt"
 
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
 )
@@ -12,17 +13,17 @@ import (
 func ExampleModel() {
 	s := qat.Default8Bit()
 	s.Layers = map[string]qat.Policy{"c2": {WeightBits: 4, ActivationBits: 8}}
-	m := models.Model{Input: []int64{28, 28, 1}, Scheme: s, Layers: []models.Layer{
-		models.Conv2D{Name: "c1", Filters: 8, Kernel: [2]int{3, 3}, Activation: models.ReLUAct},
-		models.MaxPool{Name: "p1"},
-		models.Conv2D{Name: "c2", Filters: 16, Kernel: [2]int{3, 3}, Activation: models.ReLUAct},
-		models.Flatten{Name: "f"},
-		models.Dense{Name: "d", Units: 10},
+	m := models.Model{Input: []int64{28, 28, 1}, Scheme: s, Layers: []layers.Layer{
+		layers.Conv2D{Name: "c1", Filters: 8, Kernel: [2]int{3, 3}, Activation: layers.ReLUAct},
+		layers.MaxPool{Name: "p1"},
+		layers.Conv2D{Name: "c2", Filters: 16, Kernel: [2]int{3, 3}, Activation: layers.ReLUAct},
+		layers.Flatten{Name: "f"},
+		layers.Dense{Name: "d", Units: 10},
 	}}
 	out, err := m.OutputShape()
 	fmt.Println(out, err, m.Classes())
 
-	m.Layers[0] = models.Dense{Name: "c1", Units: 10}
+	m.Layers[0] = layers.Dense{Name: "c1", Units: 10}
 	fmt.Println(m.Validate())
 	// Output:
 	// [10] <nil> 10

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -29,7 +31,7 @@ type Inference struct {
 // from weights (every model variable, by name) and ranges (every range
 // variable the scheme needs; others are ignored), the input placeholder
 // named input. A missing value is an error naming the variable.
-func BuildInference(m Model, input string, weights, ranges Weights) (*Inference, error) {
+func BuildInference(m Model, input string, weights, ranges data.Weights) (*Inference, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -40,7 +42,7 @@ func BuildInference(m Model, input string, weights, ranges Weights) (*Inference,
 		r[n] = a.Data
 	}
 	env := qat.NewEnv(g, false, r)
-	b := NewBuilder(env, m.Scheme, weights, 0)
+	b := layers.NewBuilder(env, m.Scheme, weights, 0)
 	built, err := m.Build(b, x)
 	if err != nil {
 		return nil, err

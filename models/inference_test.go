@@ -5,22 +5,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/internal/measure"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
 // rangesFor returns [-1, 1] for every quantizer range m builds.
-func rangesFor(t *testing.T, m Model, w Weights) Weights {
+func rangesFor(t *testing.T, m Model, w data.Weights) data.Weights {
 	t.Helper()
 	g := tfgraph.NewGraph()
 	env := qat.NewEnv(g, false, nil)
-	if _, err := m.Build(NewBuilder(env, m.Scheme, w, 0), g.Placeholder("x", tf.Float, append([]int64{-1}, m.Input...))); err != nil {
+	if _, err := m.Build(layers.NewBuilder(env, m.Scheme, w, 0), g.Placeholder("x", tf.Float, append([]int64{-1}, m.Input...))); err != nil {
 		t.Fatal(err)
 	}
-	r := Weights{}
+	r := data.Weights{}
 	for _, v := range env.RangeVariables() {
-		a := Array{Shape: v.Shape, Data: make([]float32, product(v.Shape))}
+		a := data.Array{Shape: v.Shape, Data: make([]float32, elementsOf(t, v.Shape))}
 		for i := range a.Data {
 			a.Data[i] = 1
 			if strings.HasSuffix(v.Name, "_min") {
@@ -58,19 +61,19 @@ func TestBuildInferenceRanges(t *testing.T) {
 	if scalar == "" || channels == "" {
 		t.Fatalf("no per-tensor or no per-channel quantizer among %v", good.Names())
 	}
-	set := func(name string, i int, v float32) Weights {
-		r := Weights{}
+	set := func(name string, i int, v float32) data.Weights {
+		r := data.Weights{}
 		for k, a := range good {
 			r[k] = a
 		}
-		a := Array{Shape: good[name].Shape, Data: append([]float32(nil), good[name].Data...)}
+		a := data.Array{Shape: good[name].Shape, Data: append([]float32(nil), good[name].Data...)}
 		a.Data[i] = v
 		r[name] = a
 		return r
 	}
 	for _, tc := range []struct {
 		name   string
-		ranges Weights
+		ranges data.Weights
 		want   string
 	}{
 		{"min > max", set(scalar+"_min", 0, 3), "ranges: quantizer " + scalar + " has min 3 > max 1"},
@@ -86,4 +89,14 @@ func TestBuildInferenceRanges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// elementsOf is the number of values of shape.
+func elementsOf(t *testing.T, shape []int64) int64 {
+	t.Helper()
+	n, err := measure.Elements(shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qat-go/qat/data"
 )
 
 // TestConfigInitialWeightsKeys: an --init file must give every variable
@@ -19,8 +21,8 @@ func TestConfigInitialWeightsKeys(t *testing.T) {
 		t.Fatalf("initial weights: %v, %v", all, err)
 	}
 	dir := t.TempDir()
-	without := func(names ...string) Weights {
-		w := Weights{}
+	without := func(names ...string) data.Weights {
+		w := data.Weights{}
 		for k, v := range all {
 			w[k] = v
 		}
@@ -29,28 +31,28 @@ func TestConfigInitialWeightsKeys(t *testing.T) {
 		}
 		return w
 	}
-	with := func(extra ...string) Weights {
+	with := func(extra ...string) data.Weights {
 		w := without()
 		for _, n := range extra {
-			w[n] = Array{Shape: []int64{1}, Data: []float32{1}}
+			w[n] = data.Array{Shape: []int64{1}, Data: []float32{1}}
 		}
 		return w
 	}
 	for _, tc := range []struct {
 		name string
-		init Weights
+		init data.Weights
 		want string
 	}{
 		{"complete", all, ""},
 		{"one missing", without("b/bias_fp"), "initial weights lack 1 of the model's 4 variables: b/bias_fp; give every variable (qat train writes initial_weights.npz in this form)"},
 		{"only one given", without("a/weight_fp", "a/bias_fp", "b/weight_fp"), "initial weights lack 3 of the model's 4 variables: a/bias_fp, a/weight_fp, b/weight_fp;"},
-		{"Keras names", Weights{"a/kernel": all["a/weight_fp"], "a/bias": all["a/bias_fp"]}, `initial weights name "a/bias", which the model does not have (nor "a/kernel"); its variables are a/bias_fp, a/weight_fp, b/bias_fp, b/weight_fp`},
+		{"Keras names", data.Weights{"a/kernel": all["a/weight_fp"], "a/bias": all["a/bias_fp"]}, `initial weights name "a/bias", which the model does not have (nor "a/kernel"); its variables are a/bias_fp, a/weight_fp, b/bias_fp, b/weight_fp`},
 		{"a typo besides", with("b/weigth_fp"), `initial weights name "b/weigth_fp", which the model does not have; its variables are`},
 		{"wrong shape", with("a/bias_fp"), "initial value for a/bias_fp has shape [1], the model needs [4]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c.Init = filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".npz")
-			if err := WriteNPZ(c.Init, tc.init); err != nil {
+			if err := data.WriteNPZ(c.Init, tc.init); err != nil {
 				t.Fatal(err)
 			}
 			w, err := c.InitialWeights()

@@ -2,13 +2,13 @@ package models
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -16,8 +16,8 @@ import (
 
 // withMemoryLimit sets SetMemoryLimit for one test.
 func withMemoryLimit(t *testing.T, limit int64) {
-	prev := SetMemoryLimit(limit)
-	t.Cleanup(func() { SetMemoryLimit(prev) })
+	prev := data.SetMemoryLimit(limit)
+	t.Cleanup(func() { data.SetMemoryLimit(prev) })
 }
 
 func TestFootprint(t *testing.T) {
@@ -43,27 +43,15 @@ func TestFootprint(t *testing.T) {
 	}
 }
 
-func TestMemoryBudget(t *testing.T) {
-	budget, source := MemoryBudget()
-	t.Logf("budget %s (%s)", formatBytes(budget), source)
-	if runtime.GOOS == "linux" && (source == "" || budget <= 0 || budget == math.MaxInt64) {
-		t.Errorf("on Linux the budget should come from /proc: %d, %q", budget, source)
-	}
-	withMemoryLimit(t, 1<<20)
-	if b, s := MemoryBudget(); b != 1<<20 || s != "the cap set with models.SetMemoryLimit" {
-		t.Errorf("with a 1 MiB cap: %d, %q", b, s)
-	}
-}
-
 // TestHugeModelsFailFast builds models far larger than memory through
 // every path that allocates (Config validation, InitialWeights, a training
 // Build as loop.NewTrainer does, synthetic data): each fails at once with
 // an error naming the layer and the bytes, without allocating.
 func TestHugeModelsFailFast(t *testing.T) {
 	withMemoryLimit(t, 1<<30) // 1 GiB, so the test means the same on any machine
-	big := Model{Input: []int64{10}, Layers: []Layer{Dense{Name: "big", Units: 1e9}}}
-	wide := Model{Input: []int64{64, 64, 3}, Layers: []Layer{
-		Conv2D{Name: "c", Filters: 1 << 20, Kernel: [2]int{3, 3}}, Flatten{Name: "f"}, Dense{Name: "d", Units: 2}}}
+	big := Model{Input: []int64{10}, Layers: []layers.Layer{layers.Dense{Name: "big", Units: 1e9}}}
+	wide := Model{Input: []int64{64, 64, 3}, Layers: []layers.Layer{
+		layers.Conv2D{Name: "c", Filters: 1 << 20, Kernel: [2]int{3, 3}}, layers.Flatten{Name: "f"}, layers.Dense{Name: "d", Units: 2}}}
 	for _, tc := range []struct {
 		name string
 		run  func() error
@@ -72,7 +60,7 @@ func TestHugeModelsFailFast(t *testing.T) {
 		{"config units 1e9", func() error {
 			_, err := ParseConfig(strings.NewReader("inputs: 10\nlayers: [{type: dense, name: big, units: 1e9}]\n"))
 			return err
-		}, []string{"model: too large to train: layer big needs 536.4 GiB (11000000000 parameters)", "more than the 1.0 GiB available (the cap set with models.SetMemoryLimit)"}},
+		}, []string{"model: too large to train: layer big needs 536.4 GiB (11000000000 parameters)", "more than the 1.0 GiB available (the cap set with data.SetMemoryLimit)"}},
 		{"config synthetic data", func() error {
 			_, err := ParseConfig(strings.NewReader("inputs: 10000000\ndata: {examples: 1000}\nlayers: [{type: dense, name: d, units: 2}]\n"))
 			return err
@@ -84,19 +72,19 @@ func TestHugeModelsFailFast(t *testing.T) {
 		{"training build", func() error {
 			g := tfgraph.NewGraph()
 			x := g.Placeholder("x", tf.Float, []int64{32, 64, 64, 3})
-			_, err := wide.Build(NewBuilder(qat.NewEnv(g, true, nil), nil, nil, 1), x)
+			_, err := wide.Build(layers.NewBuilder(qat.NewEnv(g, true, nil), nil, nil, 1), x)
 			return err
 		}, []string{"model: too large to train: layer c needs 480.9 GiB (29360128 parameters)", "a batch of 32", "more than the 1.0 GiB available"}},
 		{"synthetic", func() error {
-			_, err := Synthetic(1000, 1e9, 10, 1)
+			_, err := data.Synthetic(1000, 1e9, 10, 1)
 			return err
 		}, []string{"synthetic data: 1000 examples of 1000000000 inputs and 10 classes need 3.6 TiB, more than the 1.0 GiB available"}},
 		{"flatten overflow", func() error {
-			_, err := Flatten{Name: "f"}.OutputShape([]int64{1 << 40, 1 << 40})
+			_, err := layers.Flatten{Name: "f"}.OutputShape([]int64{1 << 40, 1 << 40})
 			return err
 		}, []string{"layer f: input shape [1099511627776 1099511627776] has more than 2^63 values"}},
 		{"model output overflow", func() error {
-			m := Model{Input: []int64{1 << 31, 1 << 31, 1}, Layers: []Layer{Conv2D{Name: "c", Filters: 1 << 31, Kernel: [2]int{1, 1}}}}
+			m := Model{Input: []int64{1 << 31, 1 << 31, 1}, Layers: []layers.Layer{layers.Conv2D{Name: "c", Filters: 1 << 31, Kernel: [2]int{1, 1}}}}
 			return m.Validate()
 		}, []string{"model: layer c: output shape [2147483648 2147483648 2147483648] has more than 2^63 values"}},
 	} {
@@ -130,50 +118,17 @@ func TestHugeModelsFailFast(t *testing.T) {
 // setting that is wrong.
 func TestBatchNormMessages(t *testing.T) {
 	for _, tc := range []struct {
-		bn           BatchNorm
+		bn           layers.BatchNorm
 		want, absent string
 	}{
-		{BatchNorm{Name: "bn", Momentum: 2}, "layer bn: momentum 2 must be in [0, 1) (0: the default, 0.99)", "epsilon"},
-		{BatchNorm{Name: "bn", Momentum: math.NaN()}, "layer bn: momentum NaN must be in [0, 1)", "epsilon"},
-		{BatchNorm{Name: "bn", Epsilon: -1}, "layer bn: epsilon -1 must be finite and >= 0 (0: the default, 0.001)", "momentum"},
-		{BatchNorm{Name: "bn", Epsilon: math.Inf(1)}, "layer bn: epsilon +Inf must be finite and >= 0", "momentum"},
+		{layers.BatchNorm{Name: "bn", Momentum: 2}, "layer bn: momentum 2 must be in [0, 1) (0: the default, 0.99)", "epsilon"},
+		{layers.BatchNorm{Name: "bn", Momentum: math.NaN()}, "layer bn: momentum NaN must be in [0, 1)", "epsilon"},
+		{layers.BatchNorm{Name: "bn", Epsilon: -1}, "layer bn: epsilon -1 must be finite and >= 0 (0: the default, 0.001)", "momentum"},
+		{layers.BatchNorm{Name: "bn", Epsilon: math.Inf(1)}, "layer bn: epsilon +Inf must be finite and >= 0", "momentum"},
 	} {
 		_, err := tc.bn.OutputShape([]int64{4})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.absent) {
 			t.Errorf("%+v: error %v, want one containing %q and not %q", tc.bn, err, tc.want, tc.absent)
 		}
-	}
-}
-
-// TestCgroupFiles reads cgroup v2 and v1 limits from fake folders: the
-// room is the limit less the memory in use, the inactive page cache not
-// counted; no limit is no answer.
-func TestCgroupFiles(t *testing.T) {
-	for _, tc := range []struct {
-		name                   string
-		files                  map[string]string
-		limit, usage, inactive string
-		want                   int64
-		ok                     bool
-	}{
-		{"v2 limit", map[string]string{"memory.max": "1000\n", "memory.current": "700\n", "memory.stat": "anon 100\ninactive_file 300\nactive_file 5\n"},
-			"memory.max", "memory.current", "inactive_file", 600, true},
-		{"v2 unlimited", map[string]string{"memory.max": "max\n", "memory.current": "700\n"}, "memory.max", "memory.current", "inactive_file", 0, false},
-		{"v2 over", map[string]string{"memory.max": "1000\n", "memory.current": "1700\n"}, "memory.max", "memory.current", "inactive_file", 0, true},
-		{"v1 limit", map[string]string{"memory.limit_in_bytes": "4096\n", "memory.usage_in_bytes": "1024\n", "memory.stat": "total_inactive_file 24\n"},
-			"memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file", 3096, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for name, text := range tc.files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got, ok := cgroupFiles(dir, tc.limit, tc.usage, tc.inactive)
-			if got != tc.want || ok != tc.ok {
-				t.Errorf("cgroupFiles = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
-			}
-		})
 	}
 }

@@ -3,8 +3,10 @@ package models
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/internal/measure"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -15,7 +17,7 @@ import (
 // own fixed quantizers, as the article's).
 type Model struct {
 	Input  []int64
-	Layers []Layer
+	Layers []layers.Layer
 	Scheme *qat.Scheme
 	// FoldBatchNorm builds each Conv2D (without bias) followed by a
 	// BatchNorm as one FoldedConvBN.
@@ -32,7 +34,7 @@ func (m Model) OutputShape() ([]int64, error) {
 			return nil, fmt.Errorf("model: input shape %v must be fully known and > 0", m.Input)
 		}
 	}
-	if _, err := elements(m.Input); err != nil {
+	if _, err := measure.Elements(m.Input); err != nil {
 		return nil, fmt.Errorf("model: input %w", err)
 	}
 	if len(m.Layers) == 0 {
@@ -56,12 +58,12 @@ func (m Model) OutputShape() ([]int64, error) {
 			return nil, fmt.Errorf("model: two layers are named %q", name)
 		}
 		seen[name] = true
-		_, channels[name] = l.(weighted)
+		_, channels[name] = l.(layers.Weighted)
 		var err error
 		if shape, err = l.OutputShape(shape); err != nil {
 			return nil, fmt.Errorf("model: %w", err)
 		}
-		if _, err := elements(shape); err != nil {
+		if _, err := measure.Elements(shape); err != nil {
 			return nil, fmt.Errorf("model: layer %s: output %w", name, err)
 		}
 	}
@@ -90,36 +92,36 @@ func (m Model) Classes() int {
 // plan returns the layers as built: folded pairs joined, and for each
 // whether it quantizes its own output (not when a ReLU or BatchNorm follows
 // and takes over).
-func (m Model) plan() ([]Layer, []bool) {
-	var layers []Layer
+func (m Model) plan() ([]layers.Layer, []bool) {
+	var ls []layers.Layer
 	for i := 0; i < len(m.Layers); i++ {
-		if c, ok := m.Layers[i].(Conv2D); ok && m.FoldBatchNorm && c.NoBias && i+1 < len(m.Layers) {
-			if bn, ok := m.Layers[i+1].(BatchNorm); ok {
-				layers = append(layers, FoldedConvBN{Conv: c, BN: bn})
+		if c, ok := m.Layers[i].(layers.Conv2D); ok && m.FoldBatchNorm && c.NoBias && i+1 < len(m.Layers) {
+			if bn, ok := m.Layers[i+1].(layers.BatchNorm); ok {
+				ls = append(ls, layers.FoldedConvBN{Conv: c, BN: bn})
 				i++
 				continue
 			}
 		}
-		layers = append(layers, m.Layers[i])
+		ls = append(ls, m.Layers[i])
 	}
 	// As tfmot's layout transforms: Conv/Dense -> [BatchNorm ->] ReLU is
 	// quantized once, after the last of them.
-	own := make([]bool, len(layers))
-	for i := range layers {
+	own := make([]bool, len(ls))
+	for i := range ls {
 		own[i] = true
-		if i+1 >= len(layers) {
+		if i+1 >= len(ls) {
 			continue
 		}
-		_, isWeighted := layers[i].(weighted)
-		_, isBN := layers[i].(BatchNorm)
-		switch layers[i+1].(type) {
-		case ReLU:
+		_, isWeighted := ls[i].(layers.Weighted)
+		_, isBN := ls[i].(layers.BatchNorm)
+		switch ls[i+1].(type) {
+		case layers.ReLU:
 			own[i] = !(isWeighted || isBN)
-		case BatchNorm:
+		case layers.BatchNorm:
 			own[i] = !isWeighted
 		}
 	}
-	return layers, own
+	return ls, own
 }
 
 // Built is a model's graph: its output and, for training graphs, the
@@ -127,14 +129,14 @@ func (m Model) plan() ([]Layer, []bool) {
 type Built struct {
 	Logits tf.Output
 	// Params are the trainable variables in build order.
-	Params []Param
+	Params []layers.Param
 	// Updates must run with each training step (batch-norm statistics).
 	Updates []*tf.Operation
 }
 
 // Build adds the model on x with b, which says training or inference and
 // holds the variables (a second Build with the same Builder reuses them).
-func (m Model) Build(b *Builder, x tf.Output) (*Built, error) {
+func (m Model) Build(b *layers.Builder, x tf.Output) (*Built, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -145,7 +147,7 @@ func (m Model) Build(b *Builder, x tf.Output) (*Built, error) {
 	if len(dims) != len(m.Input)+1 || !tfgraph.SameShape(dims[1:], m.Input) {
 		return nil, fmt.Errorf("model input has shape %v, want [batch %v]", dims, m.Input)
 	}
-	if len(b.vars) == 0 { // the first build makes the variables
+	if len(b.Variables()) == 0 { // the first build makes the variables
 		if err := m.CheckMemory(dims[0], b.Env.Training, 0); err != nil {
 			return nil, err
 		}
@@ -153,22 +155,22 @@ func (m Model) Build(b *Builder, x tf.Output) (*Built, error) {
 	b.Scheme = m.Scheme
 	h := x
 	if q := m.Scheme.Input(); q != nil {
-		h = b.quantize(b.Graph().Scope("quantize_layer"), q, "quantize_layer", h)
+		h = b.Quantize(b.Graph().Scope("quantize_layer"), q, "quantize_layer", h)
 	}
-	layers, own := m.plan()
-	nParams, nUpdates := len(b.params), len(b.updates)
-	for i, l := range layers {
-		b.quantizeOutput = own[i]
+	plan, own := m.plan()
+	nParams, nUpdates := len(b.Weights()), len(b.Updates())
+	for i, l := range plan {
+		b.SetOutputQuantized(own[i])
 		if h, err = l.Build(b, h); err != nil {
 			return nil, err
 		}
 	}
-	b.quantizeOutput = true
+	b.SetOutputQuantized(true)
 	if err := b.Graph().Err(); err != nil {
 		return nil, err
 	}
-	out := &Built{Logits: h, Updates: append([]*tf.Operation(nil), b.updates[nUpdates:]...)}
-	out.Params = append(out.Params, b.params[nParams:]...)
+	out := &Built{Logits: h, Updates: b.Updates()[nUpdates:]}
+	out.Params = append(out.Params, b.Weights()[nParams:]...)
 	out.Params = append(out.Params, b.Env.Trainable()...)
 	return out, nil
 }
@@ -176,37 +178,29 @@ func (m Model) Build(b *Builder, x tf.Output) (*Built, error) {
 // InitialWeights returns the values every model variable starts from:
 // those in given (whose names and shapes must fit the model), and for the
 // rest Keras's initialisers drawn from a PCG seeded with seed.
-func (m Model) InitialWeights(given Weights, seed uint64) (Weights, error) {
+func (m Model) InitialWeights(given data.Weights, seed uint64) (data.Weights, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	g := tfgraph.NewGraph()
 	x := g.Placeholder("x", tf.Float, append([]int64{1}, m.Input...))
-	b := NewBuilder(qat.NewEnv(g, false, nil), m.Scheme, given, seed)
+	b := layers.NewBuilder(qat.NewEnv(g, false, nil), m.Scheme, given, seed)
 	if _, err := m.Build(b, x); err != nil {
 		return nil, err
 	}
 	var unknown []string
 	for _, name := range given.Names() {
-		if _, ok := b.initial[name]; !ok {
+		if _, ok := b.Initial()[name]; !ok {
 			unknown = append(unknown, strconv.Quote(name))
 		}
 	}
 	if len(unknown) > 0 {
 		more := ""
 		if len(unknown) > 1 {
-			more = " (nor " + nameList(unknown[1:]) + ")"
+			more = " (nor " + measure.List(unknown[1:]) + ")"
 		}
 		return nil, fmt.Errorf("initial weights name %s, which the model does not have%s; its variables are %s",
-			unknown[0], more, nameList(b.initial.Names()))
+			unknown[0], more, measure.List(b.Initial().Names()))
 	}
 	return b.Initial(), nil
-}
-
-// nameList joins names with commas, the first ten and a count of the rest.
-func nameList(names []string) string {
-	if len(names) > 10 {
-		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
-	}
-	return strings.Join(names, ", ")
 }

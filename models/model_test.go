@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
@@ -19,7 +20,7 @@ func TestOutputQuantizerPlacement(t *testing.T) {
 		g := tfgraph.NewGraph()
 		x := g.Placeholder("x", tf.Float, []int64{2, 28, 28, 1})
 		env := qat.NewEnv(g, true, nil)
-		b := models.NewBuilder(env, nil, nil, 1)
+		b := layers.NewBuilder(env, nil, nil, 1)
 		if _, err := models.MNISTCNNBN(qat.Default8Bit(), fold).Build(b, x); err != nil {
 			t.Fatal(err)
 		}
@@ -51,18 +52,18 @@ func TestModelErrors(t *testing.T) {
 		model models.Model
 		want  string
 	}{
-		{"dense on images", models.Model{Input: []int64{28, 28, 1}, Layers: []models.Layer{models.Dense{Name: "d", Units: 10}}},
+		{"dense on images", models.Model{Input: []int64{28, 28, 1}, Layers: []layers.Layer{layers.Dense{Name: "d", Units: 10}}},
 			"layer d: dense input must be [batch, features]"},
-		{"conv on vectors", models.Model{Input: []int64{784}, Layers: []models.Layer{models.Conv2D{Name: "c", Filters: 4, Kernel: [2]int{3, 3}}}},
+		{"conv on vectors", models.Model{Input: []int64{784}, Layers: []layers.Layer{layers.Conv2D{Name: "c", Filters: 4, Kernel: [2]int{3, 3}}}},
 			"layer c: input must be [batch, height, width, channels]"},
-		{"window too big", models.Model{Input: []int64{2, 2, 1}, Layers: []models.Layer{models.Conv2D{Name: "c", Filters: 4, Kernel: [2]int{3, 3}}}},
+		{"window too big", models.Model{Input: []int64{2, 2, 1}, Layers: []layers.Layer{layers.Conv2D{Name: "c", Filters: 4, Kernel: [2]int{3, 3}}}},
 			"layer c: input [2 2] is smaller than the [3 3] window"},
-		{"bad activation", models.Model{Input: []int64{4}, Layers: []models.Layer{models.Dense{Name: "d", Units: 2, Activation: "gelu"}}},
+		{"bad activation", models.Model{Input: []int64{4}, Layers: []layers.Layer{layers.Dense{Name: "d", Units: 2, Activation: "gelu"}}},
 			`layer d: unknown activation "gelu"`},
 		{"per-channel pool", models.SmallCNN(perChannelPool), "scheme layer p1: per_channel set, but the layer has no weights with channels"},
 		{"bits", models.MLP(qat.Bits(1, 8)), "weight_bits: num_bits 1 is outside 2..16"},
 		{"activation bits", models.MLP(qat.Bits(8, 17)), "activation_bits: num_bits 17 is outside 2..16"},
-		{"duplicate", models.Model{Input: []int64{4}, Layers: []models.Layer{models.Dense{Name: "d", Units: 2}, models.Dense{Name: "d", Units: 2}}},
+		{"duplicate", models.Model{Input: []int64{4}, Layers: []layers.Layer{layers.Dense{Name: "d", Units: 2}, layers.Dense{Name: "d", Units: 2}}},
 			`two layers are named "d"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -75,7 +76,7 @@ func TestModelErrors(t *testing.T) {
 	// A graph input of the wrong shape.
 	g := tfgraph.NewGraph()
 	x := g.Placeholder("x", tf.Float, []int64{2, 28, 28})
-	b := models.NewBuilder(qat.NewEnv(g, true, nil), nil, nil, 1)
+	b := layers.NewBuilder(qat.NewEnv(g, true, nil), nil, nil, 1)
 	if _, err := models.SmallCNN(nil).Build(b, x); err == nil || !contains(err.Error(), "model input has shape [2 28 28], want [batch [28 28 1]]") {
 		t.Fatalf("wrong input shape: error %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/savedmodel"
@@ -93,7 +94,7 @@ func checkLayout(t *testing.T, parent, dir string) {
 // saver and signature; shared_name on every variable; no training ops and
 // no assignments outside the restore; fake-quant ops exactly in quantized
 // models; and no constant holding variable values.
-func checkProto(t *testing.T, dir string, m models.Model, values models.Weights) {
+func checkProto(t *testing.T, dir string, m models.Model, values data.Weights) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, "saved_model.pb"))
 	if err != nil {
@@ -186,7 +187,7 @@ func output(t *testing.T, sm *tf.SavedModel, name string) tf.Output {
 
 // checkRestored reads every variable of a loaded model (through the
 // snapshots the VariableDefs name) and compares it with the exported value.
-func checkRestored(t *testing.T, sm *tf.SavedModel, values models.Weights) {
+func checkRestored(t *testing.T, sm *tf.SavedModel, values data.Weights) {
 	t.Helper()
 	names := values.Names()
 	fetch := make([]tf.Output, len(names))

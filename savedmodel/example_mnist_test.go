@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/qat-go/qat/data/mnist"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/models/mnist"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/savedmodel"
 	"github.com/qat-go/qat/tfgraph"

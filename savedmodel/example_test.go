@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
@@ -19,7 +20,7 @@ import (
 // back with TensorFlow's SavedModel loader to run it.
 func ExampleExport() {
 	m := models.MLP(qat.Default8Bit())
-	data, err := models.Synthetic(64, 784, 10, 1)
+	data, err := data.Synthetic(64, 784, 10, 1)
 	if err != nil {
 		log.Fatal(err)
 	}

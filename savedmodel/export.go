@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
@@ -48,7 +49,7 @@ const (
 // leaves nothing behind. Temporary folders of dir left by a process that
 // was killed (one whose pid no longer runs) are removed by the next Export
 // to dir.
-func Export(dir string, m models.Model, weights, ranges models.Weights) error {
+func Export(dir string, m models.Model, weights, ranges data.Weights) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("savedmodel: %w", err)
 	}
@@ -118,7 +119,7 @@ type graph struct {
 
 // build adds the inference graph and the saver to a new graph and checks
 // that weights and ranges give every variable a finite value.
-func build(m models.Model, weights, ranges models.Weights) (*graph, error) {
+func build(m models.Model, weights, ranges data.Weights) (*graph, error) {
 	inf, err := models.BuildInference(m, InputName, weights, ranges)
 	if err != nil {
 		return nil, fmt.Errorf("savedmodel: %w", err)

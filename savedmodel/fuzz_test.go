@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/savedmodel"
 	"github.com/qat-go/qat/tfgraph"
@@ -38,7 +39,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add(seed[0], seed[1], seed[2])
 	cfg := tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1}
-	x, err := models.Synthetic(3, 10, 2, 1)
+	x, err := data.Synthetic(3, 10, 2, 1)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -170,15 +170,15 @@ const PredictBatch = 1000
 
 // Predict returns the logits for x [N, Input()...], PredictBatch examples
 // per session run. It may be called from several goroutines at once.
-func (m *Model) Predict(x models.Array) (models.Array, error) {
+func (m *Model) Predict(x data.Array) (data.Array, error) {
 	if len(x.Shape) != len(m.input)+1 || !tfgraph.SameShape(x.Shape[1:], m.input) {
-		return models.Array{}, fmt.Errorf("savedmodel: predict: x has shape %v, want [N %v]", x.Shape, m.input)
+		return data.Array{}, fmt.Errorf("savedmodel: predict: x has shape %v, want [N %v]", x.Shape, m.input)
 	}
 	shape, vals, err := tfgraph.RunBatches(m.sm.Session, m.x, m.logits, x.Shape, x.Data, PredictBatch)
 	if err != nil {
-		return models.Array{}, fmt.Errorf("savedmodel: predict: %w", err)
+		return data.Array{}, fmt.Errorf("savedmodel: predict: %w", err)
 	}
-	return models.Array{Shape: shape, Data: vals}, nil
+	return data.Array{Shape: shape, Data: vals}, nil
 }
 
 // Close releases the session.

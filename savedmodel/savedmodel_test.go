@@ -11,10 +11,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/data/mnist"
 	"github.com/qat-go/qat/internal/oracle"
+	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/models/mnist"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/savedmodel"
 	"github.com/qat-go/qat/tfgraph"
@@ -23,21 +25,21 @@ import (
 
 var (
 	mnistOnce             sync.Once
-	mnistTrain, mnistTest models.Dataset
+	mnistTrain, mnistTest data.Dataset
 	mnistErr              error
 )
 
 // trained trains m on MNIST (batches of 32, the default config) for steps
 // steps and returns the trainer and the first n test images (flattened
 // for vector models).
-func trained(t *testing.T, m models.Model, steps, n int) (*loop.Trainer, models.Array) {
+func trained(t *testing.T, m models.Model, steps, n int) (*loop.Trainer, data.Array) {
 	t.Helper()
 	mnistOnce.Do(func() { mnistTrain, mnistTest, mnistErr = mnist.Load() })
 	if mnistErr != nil {
 		t.Fatal(mnistErr)
 	}
 	train, test := mnistTrain, mnistTest
-	shape := func(d models.Dataset) models.Dataset {
+	shape := func(d data.Dataset) data.Dataset {
 		d.X.Shape = append([]int64{d.X.Shape[0]}, m.Input...)
 		return d
 	}
@@ -92,8 +94,8 @@ func TestExport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			values := models.Weights{}
-			for _, set := range []models.Weights{w, r} {
+			values := data.Weights{}
+			for _, set := range []data.Weights{w, r} {
 				for k, v := range set {
 					values[k] = v
 				}
@@ -141,13 +143,13 @@ func TestExport(t *testing.T) {
 			checkSave(t, sm, dir)
 
 			in, out := filepath.Join(t.TempDir(), "x.npz"), filepath.Join(t.TempDir(), "y.npz")
-			if err := models.WriteNPZ(in, map[string]models.Array{"x": x}); err != nil {
+			if err := data.WriteNPZ(in, map[string]data.Array{"x": x}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := oracle.Run("savedmodel_check.py", dir, in, out); err != nil {
 				t.Fatal(err)
 			}
-			py, err := models.ReadNPZ(out)
+			py, err := data.ReadNPZ(out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +176,7 @@ func TestExport(t *testing.T) {
 
 // untrained returns m's initial weights and, for every quantizer range it
 // builds, [-1, 1].
-func untrained(t *testing.T, m models.Model) (weights, ranges models.Weights) {
+func untrained(t *testing.T, m models.Model) (weights, ranges data.Weights) {
 	t.Helper()
 	weights, err := m.InitialWeights(nil, 1)
 	if err != nil {
@@ -182,16 +184,16 @@ func untrained(t *testing.T, m models.Model) (weights, ranges models.Weights) {
 	}
 	g := tfgraph.NewGraph()
 	env := qat.NewEnv(g, false, nil)
-	if _, err := m.Build(models.NewBuilder(env, m.Scheme, weights, 0), g.Placeholder("x", tf.Float, append([]int64{-1}, m.Input...))); err != nil {
+	if _, err := m.Build(layers.NewBuilder(env, m.Scheme, weights, 0), g.Placeholder("x", tf.Float, append([]int64{-1}, m.Input...))); err != nil {
 		t.Fatal(err)
 	}
-	ranges = models.Weights{}
+	ranges = data.Weights{}
 	for _, v := range env.RangeVariables() {
 		n := 1
 		for _, d := range v.Shape {
 			n *= int(d)
 		}
-		a := models.Array{Shape: v.Shape, Data: make([]float32, n)}
+		a := data.Array{Shape: v.Shape, Data: make([]float32, n)}
 		for i := range a.Data {
 			a.Data[i] = 1
 			if strings.HasSuffix(v.Name, "_min") {
@@ -205,8 +207,8 @@ func untrained(t *testing.T, m models.Model) (weights, ranges models.Weights) {
 
 // without returns a copy of w without name, or with its value replaced by
 // with if with is not nil.
-func without(w models.Weights, name string, with *models.Array) models.Weights {
-	out := models.Weights{}
+func without(w data.Weights, name string, with *data.Array) data.Weights {
+	out := data.Weights{}
 	for k, v := range w {
 		out[k] = v
 	}
@@ -243,9 +245,9 @@ func TestExportErrors(t *testing.T) {
 	if _, ok := r["d1/post_activation_max"]; !ok {
 		t.Fatalf("the MLP's ranges are %v", r.Names())
 	}
-	nan := models.Array{Shape: []int64{128}, Data: make([]float32, 128)}
+	nan := data.Array{Shape: []int64{128}, Data: make([]float32, 128)}
 	nan.Data[3] = float32(math.NaN())
-	extra := models.Array{Shape: []int64{1}, Data: []float32{0}}
+	extra := data.Array{Shape: []int64{1}, Data: []float32{0}}
 	base := t.TempDir()
 	mkdir := func(name string, mode os.FileMode) string {
 		p := filepath.Join(base, name)
@@ -265,7 +267,7 @@ func TestExportErrors(t *testing.T) {
 		name            string
 		dir             string
 		model           models.Model
-		weights, ranges models.Weights
+		weights, ranges data.Weights
 		want            []string // all in the error
 	}{
 		{"folder exists", exists, m, w, r, []string{"savedmodel: export folder " + exists + " already exists; remove it or choose another"}},
@@ -356,7 +358,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer loaded.Close()
-	for _, x := range []models.Array{
+	for _, x := range []data.Array{
 		{Shape: []int64{2, 28, 28, 1}, Data: make([]float32, 2*784)},
 		{Shape: []int64{2, 783}, Data: make([]float32, 2*783)},
 		{Shape: []int64{0, 784}},
@@ -382,7 +384,7 @@ func TestLoadConcurrentPredict(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer loaded.Close()
-	data, err := models.Synthetic(2500, 784, 10, 3)
+	data, err := data.Synthetic(2500, 784, 10, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/savedmodel"
 )
@@ -142,7 +143,7 @@ func TestExportKilled(t *testing.T) {
 }
 
 // helperModel is a model big enough that writing it takes a while.
-func helperModel(t *testing.T) (models.Model, models.Weights, models.Weights) {
+func helperModel(t *testing.T) (models.Model, data.Weights, data.Weights) {
 	t.Helper()
 	cfg, err := models.ParseConfig(strings.NewReader("inputs: 2000\nlayers:\n  - {name: a, units: 2000}\n  - {name: b, units: 2000}\n  - {name: c, units: 10}\n"))
 	if err != nil {

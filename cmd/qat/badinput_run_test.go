@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/testutil"
-	"github.com/qat-go/qat/models"
 )
 
 // mlpConfig is a float MLP on 64 synthetic examples in batches of 16.
@@ -28,14 +28,14 @@ func mlpConfig(data string, batch, steps int) string {
 // with seed, their x scaled by scale, to path.
 func writeData(t *testing.T, path string, seed uint64, scale float32) {
 	t.Helper()
-	d, err := models.Synthetic(64, 10, 3, seed)
+	d, err := data.Synthetic(64, 10, 3, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range d.X.Data {
 		d.X.Data[i] *= scale
 	}
-	if err := models.WriteNPZ(path, map[string]models.Array{"x": d.X, "y": d.Y}); err != nil {
+	if err := data.WriteNPZ(path, map[string]data.Array{"x": d.X, "y": d.Y}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -182,10 +182,10 @@ func readOnly(sub string) func(t *testing.T, run string) {
 func TestTrainNaNKeepsLastGood(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data.npz")
-	writeData(t, data, 1, 1)
+	ds := filepath.Join(dir, "data.npz")
+	writeData(t, ds, 1, 1)
 	cfg := filepath.Join(dir, "mlp.yaml")
-	write(t, cfg, mlpConfig(data, 16, 20))
+	write(t, cfg, mlpConfig(ds, 16, 20))
 	out := filepath.Join(dir, "run")
 	code, stdout, stderr := qat(t, ctx, "train", "--config", cfg, "--lr", "1e30", "--out", out)
 	ckpt := filepath.Join(out, "checkpoints", "ckpt-000000001")
@@ -201,7 +201,7 @@ func TestTrainNaNKeepsLastGood(t *testing.T) {
 	if got := listCheckpoints(t, out); !reflect.DeepEqual(got, []string{"ckpt-000000001"}) {
 		t.Errorf("checkpoints %v", got)
 	}
-	w, err := models.ReadNPZ(filepath.Join(out, "weights.npz"))
+	w, err := data.ReadNPZ(filepath.Join(out, "weights.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/testutil"
-	"github.com/qat-go/qat/models"
 )
 
 // killConfig is the small 8-bit QAT CNN, 60 steps of 32 images.
@@ -177,16 +177,16 @@ func listCheckpoints(t *testing.T, run string) []string {
 func sameRun(t *testing.T, want, got string) {
 	t.Helper()
 	for _, name := range []string{"weights.npz", "ranges.npz"} {
-		a, err := models.ReadNPZ(filepath.Join(want, name))
+		a, err := data.ReadNPZ(filepath.Join(want, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := models.ReadNPZ(filepath.Join(got, name))
+		b, err := data.ReadNPZ(filepath.Join(got, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (name == "weights.npz" && len(a) == 0) || !reflect.DeepEqual(models.Weights(a).Names(), models.Weights(b).Names()) {
-			t.Fatalf("%s: arrays %v and %v", name, models.Weights(a).Names(), models.Weights(b).Names())
+		if (name == "weights.npz" && len(a) == 0) || !reflect.DeepEqual(data.Weights(a).Names(), data.Weights(b).Names()) {
+			t.Fatalf("%s: arrays %v and %v", name, data.Weights(a).Names(), data.Weights(b).Names())
 		}
 		for key, x := range a {
 			y := b[key]

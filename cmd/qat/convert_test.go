@@ -10,10 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/data/mnist"
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/models/mnist"
 	"github.com/qat-go/qat/tfgraph"
 )
 
@@ -92,11 +93,11 @@ func TestTrainExportConvert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := models.ReadNPZ(filepath.Join(run, "weights.npz"))
+	w, err := data.ReadNPZ(filepath.Join(run, "weights.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := models.ReadNPZ(filepath.Join(run, "ranges.npz"))
+	r, err := data.ReadNPZ(filepath.Join(run, "ranges.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +135,13 @@ func TestTrainExportConvert(t *testing.T) {
 	}
 
 	in, out := filepath.Join(dir, "x.npz"), filepath.Join(dir, "y.npz")
-	if err := models.WriteNPZ(in, map[string]models.Array{"x": test.X}); err != nil {
+	if err := data.WriteNPZ(in, map[string]data.Array{"x": test.X}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := oracle.Run("tflite_run.py", tfl, in, out); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := models.ReadNPZ(out)
+	ref, err := data.ReadNPZ(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestEvalErrors(t *testing.T) {
 	dir := t.TempDir()
 	_, sm := exported(t, dir, "3", "2")
 	wrong := filepath.Join(dir, "wrong.npz")
-	if err := models.WriteNPZ(wrong, map[string]models.Array{
+	if err := data.WriteNPZ(wrong, map[string]data.Array{
 		"x": {Shape: []int64{4, 9}, Data: make([]float32, 36)},
 		"y": {Shape: []int64{4, 10}, Data: make([]float32, 40)},
 	}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/savedmodel"
@@ -61,7 +62,7 @@ func eval(c *cobra.Command, f *evalFlags) error {
 	}
 	defer m.Close()
 	res := evalResult{SavedModel: f.savedModel, Data: "mnist test set"}
-	var test models.Dataset
+	var test data.Dataset
 	if f.data != "" {
 		res.Data = f.data
 		if test, err = models.ReadDataset(f.data); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/savedmodel"
 	"github.com/spf13/cobra"
@@ -45,13 +46,13 @@ func export(c *cobra.Command, f *exportFlags) error {
 	if err != nil {
 		return err
 	}
-	weights, err := models.ReadNPZ(filepath.Join(f.from, "weights.npz"))
+	weights, err := data.ReadNPZ(filepath.Join(f.from, "weights.npz"))
 	if err != nil {
 		return err
 	}
-	ranges := map[string]models.Array{}
+	ranges := map[string]data.Array{}
 	if rp := filepath.Join(f.from, "ranges.npz"); fileExists(rp) {
-		if ranges, err = models.ReadNPZ(rp); err != nil {
+		if ranges, err = data.ReadNPZ(rp); err != nil {
 			return err
 		}
 	}
@@ -59,7 +60,7 @@ func export(c *cobra.Command, f *exportFlags) error {
 	if out == "" {
 		out = filepath.Join(f.from, "saved_model")
 	}
-	if err := savedmodel.Export(out, m, models.Weights(weights), models.Weights(ranges)); err != nil {
+	if err := savedmodel.Export(out, m, data.Weights(weights), data.Weights(ranges)); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.OutOrStdout(), "wrote SavedModel %s (signature serving_default: x %v -> logits)\n", out, m.Input)

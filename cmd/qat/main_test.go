@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/data"
 )
 
 // qat runs the command line in-process and returns its exit code, stdout
@@ -96,7 +96,7 @@ func TestTrainExample1(t *testing.T) {
 		t.Errorf("losses.csv has %d rows, want 5", len(losses))
 	}
 	for _, name := range []string{"weights.npz", "initial_weights.npz"} {
-		w, err := models.ReadNPZ(filepath.Join(dir, name))
+		w, err := data.ReadNPZ(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,21 +117,21 @@ func TestTrainConfig(t *testing.T) {
 	cfg := "inputs: 3\nsteps: 3\noptimizer: {learning_rate: 0.05}\ndata: {npz: d.npz}\ninit: w.npz\n" +
 		"layers:\n  - {name: a, units: 4, weights: {min: -1, max: 1, num_bits: 4}}\n  - {name: b, units: 2, output: {min: -2, max: 2}}\n"
 	write(t, filepath.Join(dir, "run.yaml"), cfg)
-	data, err := models.Synthetic(8, 3, 2, 5)
+	ds, err := data.Synthetic(8, 3, 2, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := models.WriteNPZ(filepath.Join(dir, "d.npz"), map[string]models.Array{"x": data.X, "y": data.Y}); err != nil {
+	if err := data.WriteNPZ(filepath.Join(dir, "d.npz"), map[string]data.Array{"x": ds.X, "y": ds.Y}); err != nil {
 		t.Fatal(err)
 	}
-	bias := models.Array{Shape: []int64{2}, Data: []float32{0.25, -0.5}}
-	given := map[string]models.Array{ // --init gives every variable
+	bias := data.Array{Shape: []int64{2}, Data: []float32{0.25, -0.5}}
+	given := map[string]data.Array{ // --init gives every variable
 		"a/weight_fp": {Shape: []int64{3, 4}, Data: []float32{.1, .2, .3, .4, .5, .6, -.1, -.2, -.3, -.4, -.5, -.6}},
 		"a/bias_fp":   {Shape: []int64{4}, Data: []float32{0, .1, 0, -.1}},
 		"b/weight_fp": {Shape: []int64{4, 2}, Data: []float32{.3, -.3, .2, -.2, .1, -.1, .4, -.4}},
 		"b/bias_fp":   bias,
 	}
-	if err := models.WriteNPZ(filepath.Join(dir, "w.npz"), given); err != nil {
+	if err := data.WriteNPZ(filepath.Join(dir, "w.npz"), given); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
@@ -145,7 +145,7 @@ func TestTrainConfig(t *testing.T) {
 	if n := len(readLosses(t, filepath.Join(out, "losses.csv"))); n != 3 {
 		t.Errorf("%d losses, want 3", n)
 	}
-	init, err := models.ReadNPZ(filepath.Join(out, "initial_weights.npz"))
+	init, err := data.ReadNPZ(filepath.Join(out, "initial_weights.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,11 +184,11 @@ func TestTrainErrors(t *testing.T) {
 	write(t, filepath.Join(dir, "malformed.yaml"), "inputs: 10\nlayers: [{units: 2}\n")
 	write(t, filepath.Join(dir, "bits.yaml"), "inputs: 10\nlayers:\n  - name: first\n    units: 2\n    weights: {min: -1, max: 1, num_bits: 17}\n")
 	write(t, filepath.Join(dir, "unknown.yaml"), "inputs: 10\nlayers: [{units: 2, dropout: 0.5}]\n")
-	bad := map[string]models.Array{
+	bad := map[string]data.Array{
 		"x": {Shape: []int64{4, 3}, Data: make([]float32, 12)},
 		"y": {Shape: []int64{4, 2}, Data: make([]float32, 8)},
 	}
-	if err := models.WriteNPZ(filepath.Join(dir, "bad.npz"), bad); err != nil {
+	if err := data.WriteNPZ(filepath.Join(dir, "bad.npz"), bad); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

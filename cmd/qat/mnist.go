@@ -6,26 +6,27 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/data/mnist"
 	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/models/mnist"
 	"github.com/qat-go/qat/tfgraph"
 )
 
 // datasets returns the training data the config asks for and, for MNIST,
 // the held-out test set.
-func datasets(cfg *models.Config, m models.Model) (train models.Dataset, test *models.Dataset, err error) {
+func datasets(cfg *models.Config, m models.Model) (train data.Dataset, test *data.Dataset, err error) {
 	if !cfg.Data.MNIST {
 		train, err = cfg.Dataset()
 		return train, nil, err
 	}
 	tr, te, err := mnistFor(m.Input)
 	if err != nil {
-		return models.Dataset{}, nil, err
+		return data.Dataset{}, nil, err
 	}
 	if err := tr.Validate(m.Input, m.Classes()); err != nil {
-		return models.Dataset{}, nil, fmt.Errorf("mnist: %w", err)
+		return data.Dataset{}, nil, fmt.Errorf("mnist: %w", err)
 	}
 	return tr, &te, nil
 }
@@ -33,28 +34,28 @@ func datasets(cfg *models.Config, m models.Model) (train models.Dataset, test *m
 // mnistFor returns MNIST's training and test sets shaped for a model's
 // input: [N, 28, 28, 1] images, or [N, 784] rows for a model whose input
 // is [784] (an MLP).
-func mnistFor(input []int64) (train, test models.Dataset, err error) {
+func mnistFor(input []int64) (train, test data.Dataset, err error) {
 	tr, te, err := mnist.Load()
 	if err != nil {
-		return models.Dataset{}, models.Dataset{}, err
+		return data.Dataset{}, data.Dataset{}, err
 	}
 	if len(input) == 1 && input[0] == 28*28 {
 		tr.X.Shape, te.X.Shape = []int64{tr.X.Shape[0], 784}, []int64{te.X.Shape[0], 784}
 	}
 	if !tfgraph.SameShape(te.X.Shape[1:], input) {
-		return models.Dataset{}, models.Dataset{}, fmt.Errorf("mnist: the model's input %v takes neither [28 28 1] images nor [784] rows", input)
+		return data.Dataset{}, data.Dataset{}, fmt.Errorf("mnist: the model's input %v takes neither [28 28 1] images nor [784] rows", input)
 	}
 	return tr, te, nil
 }
 
 // calibrate runs the float model over the first CalibrationBatches
 // batches (in the training order) and returns the ranges to start from.
-func calibrate(m models.Model, data models.Dataset, init models.Weights, cfg *models.Config, lc loop.Config) (map[string][]float32, error) {
-	b, err := models.NewBatcher(data, cfg.BatchSize, lc.DataSeed)
+func calibrate(m models.Model, ds data.Dataset, init data.Weights, cfg *models.Config, lc loop.Config) (map[string][]float32, error) {
+	b, err := data.NewBatcher(ds, cfg.BatchSize, lc.DataSeed)
 	if err != nil {
 		return nil, err
 	}
-	var xs []models.Array
+	var xs []data.Array
 	for i := 0; i < cfg.CalibrationBatches; i++ {
 		x, _ := b.Next()
 		xs = append(xs, x)
@@ -74,7 +75,7 @@ type metrics struct {
 
 // evaluate reports the test accuracy of the trained model with and without
 // fake quantization and writes DIR/metrics.json.
-func evaluate(stdout io.Writer, dir string, m models.Model, tr *loop.Trainer, test models.Dataset, lc loop.Config) error {
+func evaluate(stdout io.Writer, dir string, m models.Model, tr *loop.Trainer, test data.Dataset, lc loop.Config) error {
 	fq, err := tr.Evaluate(test)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
@@ -23,14 +24,14 @@ import (
 type runFiles struct {
 	out, ckpts string
 	config     []byte // config.yaml
-	init       models.Weights
+	init       data.Weights
 	tr         *loop.Trainer
 	stale      []loop.Checkpoint // an earlier run's, removed at the first commit
 	commits    int
 	written    []string // the files of the last commit
 }
 
-func newRunFiles(out string, cfg *models.Config, init models.Weights, tr *loop.Trainer) (*runFiles, error) {
+func newRunFiles(out string, cfg *models.Config, init data.Weights, tr *loop.Trainer) (*runFiles, error) {
 	conf, err := configYAML(cfg)
 	if err != nil {
 		return nil, err
@@ -69,9 +70,9 @@ func (r *runFiles) commit(undone []float32) (string, error) {
 	}
 	for _, a := range []struct {
 		name   string
-		arrays models.Weights
+		arrays data.Weights
 	}{{"weights.npz", w}, {"ranges.npz", ranges}, {"initial_weights.npz", r.init}} {
-		if err := set.Add(a.name, func(f io.Writer) error { return models.EncodeNPZ(f, a.arrays) }); err != nil {
+		if err := set.Add(a.name, func(f io.Writer) error { return data.EncodeNPZ(f, a.arrays) }); err != nil {
 			return "", err
 		}
 	}

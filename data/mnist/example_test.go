@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/qat-go/qat/models/mnist"
+	"github.com/qat-go/qat/data/mnist"
 )
 
 func ExampleLoad() {

@@ -1,4 +1,4 @@
-package models
+package data
 
 import (
 	"archive/zip"
@@ -202,7 +202,7 @@ func TestReadNPZErrors(t *testing.T) {
 		{"too little data", zipOf(t, member{name: "x.npy", data: npy(x23, f32(1, 2, 3, 4, 5))}), "header says shape (2, 3) of <f4 (24 bytes) but the member holds 20 bytes of data"},
 		{"too much data", zipOf(t, member{name: "x.npy", data: npy(x23, f32(1, 2, 3, 4, 5, 6, 7))}), "header says shape (2, 3) of <f4 (24 bytes) but the member holds 28 bytes of data"},
 		{"f64 data for f4", zipOf(t, hdr("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }")), "header says shape (2, 3) of <f8 (48 bytes) but the member holds 24 bytes of data"},
-		{"declares 1 PiB", zipOf(t, named("x.npy", deflated(t, good, 1<<50, 0))), `member "x.npy" declares 1125899906842624 bytes, more than the 4294967296 bytes of memory available (the cap set with models.SetMemoryLimit)`},
+		{"declares 1 PiB", zipOf(t, named("x.npy", deflated(t, good, 1<<50, 0))), `member "x.npy" declares 1125899906842624 bytes, more than the 4294967296 bytes of memory available (the cap set with data.SetMemoryLimit)`},
 		{"declares 1 GiB it does not hold", zipOf(t, named("x.npy", deflated(t, gib, 1<<30+128, 0))), `member "x.npy": its data ends before the 1073741952 bytes its zip entry declares: unexpected EOF`},
 		{"declares less than it holds", zipOf(t, named("x.npy", deflated(t, good, 100, 0))), `member "x.npy": its data is longer than the 100 bytes its zip entry declares: zip: not a valid zip file`},
 		{"declares more than it holds", zipOf(t, named("x.npy", deflated(t, good, uint64(len(good))+8, 0))), `member "x.npy": its data ends before the 160 bytes its zip entry declares: unexpected EOF`},
@@ -238,7 +238,7 @@ func TestReadNPZMemoryBudget(t *testing.T) {
 	}{
 		{"one fits", []member{{name: "x.npy", data: a}}, ""},
 		{"two do not", []member{{name: "x.npy", data: a}, {name: "y.npy", data: a}},
-			`read ` + path + `: member "y.npy" declares 152 bytes (304 with the members before it), more than the 200 bytes of memory available (the cap set with models.SetMemoryLimit)`},
+			`read ` + path + `: member "y.npy" declares 152 bytes (304 with the members before it), more than the 200 bytes of memory available (the cap set with data.SetMemoryLimit)`},
 		{"a compressed one does not", []member{named("x.npy", deflated(t, a, 201, 0))},
 			`member "x.npy" declares 201 bytes, more than the 200 bytes`},
 	} {

@@ -12,7 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/data"
 )
 
 //go:embed data/*.gz
@@ -42,41 +42,41 @@ const (
 // Load returns the embedded MNIST training (60000 examples) and test (10000
 // examples) sets. X has shape [N, 28, 28, 1] (NHWC) with pixel/255 in [0, 1];
 // Y is one-hot of shape [N, 10].
-func Load() (train, test models.Dataset, err error) {
+func Load() (train, test data.Dataset, err error) {
 	sub, err := fs.Sub(embedded, "data")
 	if err != nil {
-		return models.Dataset{}, models.Dataset{}, fmt.Errorf("mnist: embedded data: %w", err)
+		return data.Dataset{}, data.Dataset{}, fmt.Errorf("mnist: embedded data: %w", err)
 	}
 	return load(sub, func(name string) string { return "embedded " + name })
 }
 
 // LoadDir is Load for a folder holding the four gzipped idx files of the MNIST
 // distribution under their usual names (TrainImagesFile and so on).
-func LoadDir(dir string) (train, test models.Dataset, err error) {
+func LoadDir(dir string) (train, test data.Dataset, err error) {
 	info, err := os.Stat(dir)
 	if err != nil {
-		return models.Dataset{}, models.Dataset{}, fmt.Errorf("mnist: data folder: %w", err)
+		return data.Dataset{}, data.Dataset{}, fmt.Errorf("mnist: data folder: %w", err)
 	}
 	if !info.IsDir() {
-		return models.Dataset{}, models.Dataset{}, fmt.Errorf("mnist: data folder %s is not a folder", dir)
+		return data.Dataset{}, data.Dataset{}, fmt.Errorf("mnist: data folder %s is not a folder", dir)
 	}
 	return load(os.DirFS(dir), func(name string) string { return filepath.Join(dir, name) })
 }
 
 // load reads the four files from fsys; where names a file in error messages.
-func load(fsys fs.FS, where func(string) string) (train, test models.Dataset, err error) {
+func load(fsys fs.FS, where func(string) string) (train, test data.Dataset, err error) {
 	train, err = loadSet(fsys, TrainImagesFile, TrainLabelsFile, where)
 	if err != nil {
-		return models.Dataset{}, models.Dataset{}, err
+		return data.Dataset{}, data.Dataset{}, err
 	}
 	test, err = loadSet(fsys, TestImagesFile, TestLabelsFile, where)
 	if err != nil {
-		return models.Dataset{}, models.Dataset{}, err
+		return data.Dataset{}, data.Dataset{}, err
 	}
 	return train, test, nil
 }
 
-func loadSet(fsys fs.FS, imagesFile, labelsFile string, where func(string) string) (models.Dataset, error) {
+func loadSet(fsys fs.FS, imagesFile, labelsFile string, where func(string) string) (data.Dataset, error) {
 	var images, labels *idx
 	for _, f := range []struct {
 		file  string
@@ -89,12 +89,12 @@ func loadSet(fsys fs.FS, imagesFile, labelsFile string, where func(string) strin
 		name := where(f.file)
 		r, err := fsys.Open(f.file)
 		if err != nil {
-			return models.Dataset{}, fmt.Errorf("mnist: %s: %w", name, err)
+			return data.Dataset{}, fmt.Errorf("mnist: %s: %w", name, err)
 		}
 		*f.dst, err = readIDX(name, r, f.magic)
 		r.Close()
 		if err != nil {
-			return models.Dataset{}, err
+			return data.Dataset{}, err
 		}
 	}
 	return dataset(where(imagesFile), images, where(labelsFile), labels)
@@ -165,10 +165,10 @@ func truncated(err error) error {
 
 // dataset joins parsed images and labels into X [N, rows, cols, 1] (pixel/255)
 // and one-hot Y [N, Classes].
-func dataset(imagesName string, images *idx, labelsName string, labels *idx) (models.Dataset, error) {
+func dataset(imagesName string, images *idx, labelsName string, labels *idx) (data.Dataset, error) {
 	n := images.dims[0]
 	if labels.dims[0] != n {
-		return models.Dataset{}, fmt.Errorf("mnist: %s has %d images but %s has %d labels", imagesName, n, labelsName, labels.dims[0])
+		return data.Dataset{}, fmt.Errorf("mnist: %s has %d images but %s has %d labels", imagesName, n, labelsName, labels.dims[0])
 	}
 	rows, cols := images.dims[1], images.dims[2]
 	x := make([]float32, len(images.data))
@@ -178,19 +178,19 @@ func dataset(imagesName string, images *idx, labelsName string, labels *idx) (mo
 	y := make([]float32, n*Classes)
 	for i, l := range labels.data {
 		if l >= Classes {
-			return models.Dataset{}, fmt.Errorf("mnist: %s: label %d of example %d is not a digit", labelsName, l, i)
+			return data.Dataset{}, fmt.Errorf("mnist: %s: label %d of example %d is not a digit", labelsName, l, i)
 		}
 		y[i*Classes+int(l)] = 1
 	}
-	return models.Dataset{
-		X: models.Array{Shape: []int64{int64(n), int64(rows), int64(cols), 1}, Data: x},
-		Y: models.Array{Shape: []int64{int64(n), Classes}, Data: y},
+	return data.Dataset{
+		X: data.Array{Shape: []int64{int64(n), int64(rows), int64(cols), 1}, Data: x},
+		Y: data.Array{Shape: []int64{int64(n), Classes}, Data: y},
 	}, nil
 }
 
 // Labels returns the class of each example of d: the index of the largest
 // entry (the first, on ties) of each row of the one-hot Y [N, classes].
-func Labels(d models.Dataset) ([]int, error) {
+func Labels(d data.Dataset) ([]int, error) {
 	s := d.Y.Shape
 	if len(s) != 2 || s[0] < 0 || s[1] <= 0 {
 		return nil, fmt.Errorf("mnist: labels: y has shape %v, want [N, classes]", s)

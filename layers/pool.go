@@ -1,8 +1,9 @@
-package models
+package layers
 
 import (
 	"fmt"
 
+	"github.com/qat-go/qat/internal/measure"
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
@@ -93,7 +94,7 @@ func (f Flatten) OutputShape(in []int64) ([]int64, error) {
 			return nil, fmt.Errorf("layer %s: input shape [batch %v] is not fully known", f.Name, in)
 		}
 	}
-	n, err := elements(in)
+	n, err := measure.Elements(in)
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: input %w", f.Name, err)
 	}
@@ -116,7 +117,7 @@ func (f Flatten) Build(b *Builder, x tf.Output) (tf.Output, error) {
 }
 
 // ReLU is Keras's ReLU layer (max(x, 0), or min(max(x, 0), 6) with Max6):
-// its output is quantized, and a weighted layer right before it leaves its
+// its output is quantized, and a Weighted layer right before it leaves its
 // own output to it.
 type ReLU struct {
 	Name string

@@ -1,8 +1,9 @@
-package models
+package layers
 
 import (
 	"fmt"
 
+	"github.com/qat-go/qat/internal/measure"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -26,14 +27,14 @@ type Conv2D struct {
 // LayerName implements Layer.
 func (c Conv2D) LayerName() string { return c.Name }
 
-func (c Conv2D) hasChannels() bool { return true }
+func (c Conv2D) HasChannels() bool { return true }
 
 // OutputShape implements Layer: [h, w, in] -> [h', w', filters].
 func (c Conv2D) OutputShape(in []int64) ([]int64, error) {
 	if c.Filters <= 0 {
 		return nil, fmt.Errorf("layer %s: filters %d must be > 0", c.Name, c.Filters)
 	}
-	if err := checkActivation(c.Name, c.Activation); err != nil {
+	if err := CheckActivation(c.Name, c.Activation); err != nil {
 		return nil, err
 	}
 	return windowShape(c.Name, "kernel", in, c.Kernel, c.Strides, c.Padding, int64(c.Filters))
@@ -79,9 +80,9 @@ type DepthwiseConv2D struct {
 // LayerName implements Layer.
 func (c DepthwiseConv2D) LayerName() string { return c.Name }
 
-func (c DepthwiseConv2D) hasChannels() bool { return true }
+func (c DepthwiseConv2D) HasChannels() bool { return true }
 
-func (c DepthwiseConv2D) multiplier() int64 {
+func (c DepthwiseConv2D) DepthMultiplier() int64 {
 	if c.Multiplier == 0 {
 		return 1
 	}
@@ -93,13 +94,13 @@ func (c DepthwiseConv2D) OutputShape(in []int64) ([]int64, error) {
 	if c.Multiplier < 0 {
 		return nil, fmt.Errorf("layer %s: depth multiplier %d must be > 0", c.Name, c.Multiplier)
 	}
-	if err := checkActivation(c.Name, c.Activation); err != nil {
+	if err := CheckActivation(c.Name, c.Activation); err != nil {
 		return nil, err
 	}
 	if len(in) != 3 {
 		return nil, fmt.Errorf("layer %s: input must be [batch, height, width, channels], got [batch %v]", c.Name, in)
 	}
-	return windowShape(c.Name, "kernel", in, c.Kernel, c.Strides, c.Padding, mul(in[2], c.multiplier()))
+	return windowShape(c.Name, "kernel", in, c.Kernel, c.Strides, c.Padding, measure.Mul(in[2], c.DepthMultiplier()))
 }
 
 // Build implements Layer.
@@ -110,14 +111,14 @@ func (c DepthwiseConv2D) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	}
 	g := b.Graph()
 	s := g.Scope(c.Name)
-	kh, kw, m := int64(c.Kernel[0]), int64(c.Kernel[1]), c.multiplier()
+	kh, kw, m := int64(c.Kernel[0]), int64(c.Kernel[1]), c.DepthMultiplier()
 	kshape := []int64{kh, kw, in[2], m}
 	k := b.variable(s, "depthwise_kernel", kshape, tfgraph.GlorotUniform{}, true)
 	if q := b.Scheme.Weights(c.Name, true); q != nil {
 		// One range per output channel: view the kernel as
 		// [kh, kw, 1, in*m], whose last axis is the output channel order.
 		flat := s.Reshape("kernel_channels", k, []int64{kh, kw, 1, in[2] * m})
-		k = s.Reshape("kernel_quantized", b.quantize(s, q, "kernel", flat), kshape)
+		k = s.Reshape("kernel_quantized", b.Quantize(s, q, "kernel", flat), kshape)
 	}
 	y := s.DepthwiseConv2dNative("depthwise", x, k, strides4(c.Strides), padding(c.Padding))
 	if !c.NoBias {

@@ -1,4 +1,4 @@
-package models
+package layers
 
 import (
 	"fmt"
@@ -148,7 +148,7 @@ type FoldedConvBN struct {
 // LayerName implements Layer.
 func (f FoldedConvBN) LayerName() string { return f.Conv.Name }
 
-func (f FoldedConvBN) hasChannels() bool { return true }
+func (f FoldedConvBN) HasChannels() bool { return true }
 
 // OutputShape implements Layer.
 func (f FoldedConvBN) OutputShape(in []int64) ([]int64, error) {

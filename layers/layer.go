@@ -1,10 +1,11 @@
-package models
+package layers
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/qat"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -21,10 +22,10 @@ type Layer interface {
 	Build(b *Builder, x tf.Output) (tf.Output, error)
 }
 
-// weighted is implemented by layers with a weight tensor; channels says
+// Weighted is implemented by layers with a weight tensor; channels says
 // whether it has output channels for per-channel ranges.
-type weighted interface {
-	hasChannels() bool
+type Weighted interface {
+	HasChannels() bool
 }
 
 // Param is a trainable variable and the value the forward pass read.
@@ -38,25 +39,25 @@ type Builder struct {
 	Env    *qat.Env
 	Scheme *qat.Scheme
 	// quantizeOutput is false when the next layer takes over the output
-	// quantization (a ReLU or BatchNorm right after a weighted layer).
+	// quantization (a ReLU or BatchNorm right after a Weighted layer).
 	quantizeOutput bool
 
-	init    Weights
+	init    data.Weights
 	rng     *rand.Rand
 	vars    map[string]*tfgraph.Variable
 	order   []string
 	params  []Param
 	updates []*tf.Operation
-	initial Weights
+	initial data.Weights
 }
 
 // NewBuilder returns a Builder adding to env's graph. init gives initial
 // values by variable name; the rest are drawn from a PCG seeded with seed.
-func NewBuilder(env *qat.Env, scheme *qat.Scheme, init Weights, seed uint64) *Builder {
+func NewBuilder(env *qat.Env, scheme *qat.Scheme, init data.Weights, seed uint64) *Builder {
 	return &Builder{
 		Env: env, Scheme: scheme, quantizeOutput: true, init: init,
 		rng:  rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
-		vars: map[string]*tfgraph.Variable{}, initial: Weights{},
+		vars: map[string]*tfgraph.Variable{}, initial: data.Weights{},
 	}
 }
 
@@ -75,7 +76,7 @@ func (b *Builder) Updates() []*tf.Operation { return append([]*tf.Operation(nil)
 
 // Initial returns the initial value of every model variable (not the
 // quantizer ranges) by name.
-func (b *Builder) Initial() Weights { return b.initial }
+func (b *Builder) Initial() data.Weights { return b.initial }
 
 // Variables lists the model's variables (not the quantizer ranges) in the
 // order they were made.
@@ -114,7 +115,7 @@ func (b *Builder) variable(s *tfgraph.Graph, name string, shape []int64, init tf
 		v = s.NewVariable(name, t)
 		b.vars[full] = v
 		b.order = append(b.order, full)
-		b.initial[full] = Array{Shape: append([]int64(nil), shape...), Data: vals}
+		b.initial[full] = data.Array{Shape: append([]int64(nil), shape...), Data: vals}
 	}
 	read := v.Read(s, name+"/read")
 	if !ok && trainable {
@@ -123,6 +124,16 @@ func (b *Builder) variable(s *tfgraph.Graph, name string, shape []int64, init tf
 	return read
 }
 
+// Weights lists the model's trainable variables (not the quantizer ranges)
+// in the order built, with the values read in the first build.
+func (b *Builder) Weights() []Param { return append([]Param(nil), b.params...) }
+
+// SetOutputQuantized says whether the next layer built quantizes its own
+// output (true, the default) or leaves it to a layer after it that takes
+// over (a ReLU or BatchNorm right after a weighted layer, as tfmot's
+// transforms place quantizers).
+func (b *Builder) SetOutputQuantized(on bool) { b.quantizeOutput = on }
+
 // env returns the quantization Env scoped to s.
 func (b *Builder) env(s *tfgraph.Graph) *qat.Env {
 	e := *b.Env
@@ -130,8 +141,8 @@ func (b *Builder) env(s *tfgraph.Graph) *qat.Env {
 	return &e
 }
 
-// quantize applies q (if not nil) to x as name within s.
-func (b *Builder) quantize(s *tfgraph.Graph, q qat.Quantizer, name string, x tf.Output) tf.Output {
+// Quantize applies q (if not nil) to x as name within s.
+func (b *Builder) Quantize(s *tfgraph.Graph, q qat.Quantizer, name string, x tf.Output) tf.Output {
 	if q == nil {
 		return x
 	}
@@ -140,7 +151,7 @@ func (b *Builder) quantize(s *tfgraph.Graph, q qat.Quantizer, name string, x tf.
 
 // weights fake-quantizes a layer's weight tensor per the scheme.
 func (b *Builder) weights(s *tfgraph.Graph, layer string, perChannelDefault bool, w tf.Output) tf.Output {
-	return b.quantize(s, b.Scheme.Weights(layer, perChannelDefault), "kernel", w)
+	return b.Quantize(s, b.Scheme.Weights(layer, perChannelDefault), "kernel", w)
 }
 
 // output fake-quantizes a layer's output per the scheme, unless the next
@@ -149,7 +160,7 @@ func (b *Builder) output(s *tfgraph.Graph, layer string, y tf.Output) tf.Output 
 	if !b.quantizeOutput {
 		return y
 	}
-	return b.quantize(s, b.Scheme.Activations(layer), "post_activation", y)
+	return b.Quantize(s, b.Scheme.Activations(layer), "post_activation", y)
 }
 
 // inputShape checks x's shape against the layer's OutputShape contract and
@@ -175,7 +186,7 @@ const (
 	ReLU6Act = "relu6"
 )
 
-func checkActivation(layer, a string) error {
+func CheckActivation(layer, a string) error {
 	switch a {
 	case Linear, "linear", ReLUAct, ReLU6Act:
 		return nil

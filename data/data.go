@@ -1,12 +1,14 @@
-package models
+package data
 
 import (
 	"fmt"
 
-	"github.com/qat-go/qat/tfgraph"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/qat-go/qat/internal/measure"
+	"github.com/qat-go/qat/tfgraph"
 )
 
 // Dataset is a set of inputs X [N, input...] and one-hot labels
@@ -95,10 +97,10 @@ func Synthetic(n, inputs, classes int, seed uint64) (Dataset, error) {
 	if n <= 0 || inputs <= 0 || classes <= 0 {
 		return Dataset{}, fmt.Errorf("synthetic data: n=%d inputs=%d classes=%d must all be > 0", n, inputs, classes)
 	}
-	need := mul(mul(int64(n), add(int64(inputs), int64(classes))), 4)
+	need := measure.Mul(measure.Mul(int64(n), measure.Add(int64(inputs), int64(classes))), 4)
 	if budget, source := MemoryBudget(); need >= budget {
 		return Dataset{}, fmt.Errorf("synthetic data: %d examples of %d inputs and %d classes need %s, more than %s",
-			n, inputs, classes, formatBytes(need), budgetText(budget, source))
+			n, inputs, classes, measure.Bytes(need), DescribeBudget(budget, source))
 	}
 	rng := rand.New(rand.NewPCG(seed, 0xda3e39cb94b95bdb))
 	x := make([]float32, n*inputs)

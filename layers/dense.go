@@ -1,4 +1,4 @@
-package models
+package layers
 
 import (
 	"fmt"
@@ -20,14 +20,14 @@ type Dense struct {
 // LayerName implements Layer.
 func (d Dense) LayerName() string { return d.Name }
 
-func (d Dense) hasChannels() bool { return true }
+func (d Dense) HasChannels() bool { return true }
 
 // OutputShape implements Layer: [in] -> [units].
 func (d Dense) OutputShape(in []int64) ([]int64, error) {
 	if d.Units <= 0 {
 		return nil, fmt.Errorf("layer %s: units %d must be > 0", d.Name, d.Units)
 	}
-	if err := checkActivation(d.Name, d.Activation); err != nil {
+	if err := CheckActivation(d.Name, d.Activation); err != nil {
 		return nil, err
 	}
 	if len(in) != 1 || in[0] <= 0 {

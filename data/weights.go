@@ -1,9 +1,10 @@
-package models
+package data
 
 import (
 	"fmt"
 	"sort"
 
+	"github.com/qat-go/qat/internal/measure"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -43,9 +44,9 @@ func (w Weights) tensor(name string, shape []int64) (*tf.Tensor, error) {
 	return t, nil
 }
 
-// covers checks that w gives a value for every variable of all, naming
+// Covers checks that w gives a value for every variable of all, naming
 // those it lacks.
-func (w Weights) covers(all Weights) error {
+func (w Weights) Covers(all Weights) error {
 	var missing []string
 	for _, name := range all.Names() {
 		if _, ok := w[name]; !ok {
@@ -56,5 +57,5 @@ func (w Weights) covers(all Weights) error {
 		return nil
 	}
 	return fmt.Errorf("initial weights lack %d of the model's %d variables: %s; give every variable (qat train writes initial_weights.npz in this form)",
-		len(missing), len(all), nameList(missing))
+		len(missing), len(all), measure.List(missing))
 }
