@@ -53,6 +53,19 @@ type Scheme struct {
 	Decay float64 `yaml:"ema_decay,omitempty"`
 	// Schedule delays quantization and freezes ranges and BN statistics.
 	Schedule Schedule `yaml:"schedule,omitempty"`
+	// TFMOT switches on tfmot's own behaviour where this project departs
+	// from it (TFMOT8Bit sets all of it).
+	TFMOT TFMOTCompat `yaml:"tfmot,omitempty"`
+}
+
+// TFMOTCompat reproduces tfmot 0.8.1 where this project's default differs
+// from it on purpose.
+type TFMOTCompat struct {
+	// DepthwiseRangesByMultiplier gives a depthwise kernel [kh, kw, in, m]
+	// its per-channel ranges along its last axis, m of them, as tfmot sizes
+	// them (tfmot issue 808): a single range over all in*m output channels
+	// for the usual multiplier 1. Off, each output channel has its own.
+	DepthwiseRangesByMultiplier bool `yaml:"depthwise_ranges_by_multiplier,omitempty"`
 }
 
 // Default8Bit is tfmot's default 8-bit scheme (quantize_model): 8-bit
@@ -60,6 +73,20 @@ type Scheme struct {
 // 8-bit EMA activation ranges.
 func Default8Bit() *Scheme {
 	return &Scheme{Default: Policy{WeightBits: 8, ActivationBits: 8}, InputBits: 8}
+}
+
+// TFMOT8Bit is Default8Bit with every TFMOTCompat setting on: the scheme
+// that trains bit for bit as tfmot's quantize_model, differences included.
+func TFMOT8Bit() *Scheme {
+	s := Default8Bit()
+	s.TFMOT = TFMOTCompat{DepthwiseRangesByMultiplier: true}
+	return s
+}
+
+// DepthwiseRangesByMultiplier reports whether depthwise kernels get their
+// per-channel ranges along the depth multiplier axis, as tfmot.
+func (s *Scheme) DepthwiseRangesByMultiplier() bool {
+	return s != nil && s.TFMOT.DepthwiseRangesByMultiplier
 }
 
 // Bits returns a scheme with weightBits-bit weights and activationBits-bit

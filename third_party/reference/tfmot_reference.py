@@ -10,6 +10,8 @@ usage: tfmot_reference.py MODEL IN.npz OUT.npz --steps N --lr LR [--eval]
   MODEL:   mlp  Input(784) -> Dense(128, relu, 'd1') -> Dense(10, 'd2')
            cnn  Input(28,28,1) -> Conv2D(8,3,relu,'c1') -> MaxPooling2D(2,'p1')
                 -> Conv2D(16,3,relu,'c2') -> Flatten('f') -> Dense(10,'d')
+           mlp_bn  Input(784) -> Dense(64,'d1') -> BatchNormalization('bn1')
+                -> Dense(32,relu,'d2') -> Dense(10,'d3')   (BN's non-fused path)
            cnn_bn  Input(28,28,1) -> Conv2D(8,3,no bias,'c1')
                 -> BatchNormalization('bn1') -> ReLU('r1') -> MaxPooling2D(2,'p1')
                 -> Conv2D(16,3,'c2') -> BatchNormalization('bn2') -> ReLU('r2')
@@ -69,7 +71,7 @@ GO_SUFFIXES = {"output_min": "post_activation_min",
                "depthwise_kernel_min": "kernel_min",
                "depthwise_kernel_max": "kernel_max"}
 
-MODELS = ["mlp", "cnn", "cnn_bn", "mobilenet_block"]
+MODELS = ["mlp", "cnn", "mlp_bn", "cnn_bn", "mobilenet_block"]
 
 
 def build_float_model(name):
@@ -78,6 +80,14 @@ def build_float_model(name):
             tf_keras.Input((784,)),
             layers.Dense(128, activation="relu", name="d1"),
             layers.Dense(10, name="d2"),
+        ])
+    if name == "mlp_bn":
+        return tf_keras.Sequential([
+            tf_keras.Input((784,)),
+            layers.Dense(64, name="d1"),
+            layers.BatchNormalization(name="bn1"),
+            layers.Dense(32, activation="relu", name="d2"),
+            layers.Dense(10, name="d3"),
         ])
     if name == "cnn_bn":
         return tf_keras.Sequential([
