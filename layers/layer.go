@@ -43,6 +43,7 @@ type Builder struct {
 	quantizeOutput bool
 
 	init    data.Weights
+	seed    uint64
 	rng     *rand.Rand
 	vars    map[string]*tfgraph.Variable
 	order   []string
@@ -55,7 +56,7 @@ type Builder struct {
 // values by variable name; the rest are drawn from a PCG seeded with seed.
 func NewBuilder(env *qat.Env, scheme *qat.Scheme, init data.Weights, seed uint64) *Builder {
 	return &Builder{
-		Env: env, Scheme: scheme, quantizeOutput: true, init: init,
+		Env: env, Scheme: scheme, quantizeOutput: true, init: init, seed: seed,
 		rng:  rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		vars: map[string]*tfgraph.Variable{}, initial: data.Weights{},
 	}

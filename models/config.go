@@ -63,6 +63,9 @@ type Config struct {
 	// variable; a variable it lacks or a name the model lacks is an error.
 	Init   string        `yaml:"init,omitempty"`
 	Layers []LayerConfig `yaml:"layers"`
+	// Output names the layer whose output is the model's (default: the
+	// last layer).
+	Output string `yaml:"output,omitempty"`
 	// Scheme quantizes layers of the types other than quantized_dense
 	// (whose fixed ranges are in the layer); omit it for a float model.
 	Scheme *qat.Scheme `yaml:"scheme,omitempty"`
@@ -100,8 +103,15 @@ type DataConfig struct {
 // that tensor in float (quantized_dense only; other types follow the
 // scheme).
 type LayerConfig struct {
-	Type       string           `yaml:"type,omitempty"`
-	Name       string           `yaml:"name"`
+	Type string `yaml:"type,omitempty"`
+	Name string `yaml:"name"`
+	// Inputs names the layers (or "input", the model's) whose outputs the
+	// layer takes; omitted, it takes the previous layer's.
+	Inputs     []string         `yaml:"inputs,omitempty,flow"`
+	Axis       int              `yaml:"axis,omitempty"`
+	Pad        []int            `yaml:"pad,omitempty,flow"`
+	Rate       float64          `yaml:"rate,omitempty"`
+	Shape      []int64          `yaml:"shape,omitempty,flow"`
 	Units      int              `yaml:"units,omitempty"`
 	Filters    int              `yaml:"filters,omitempty"`
 	Multiplier int              `yaml:"multiplier,omitempty"`
@@ -155,6 +165,7 @@ type (
 		Data      *rawData      `yaml:"data"`
 		Init      string        `yaml:"init"`
 		Layers    []rawLayer    `yaml:"layers"`
+		Output    string        `yaml:"output"`
 	}
 	rawOptimizer struct {
 		Name         *string  `yaml:"name"`
@@ -172,6 +183,11 @@ type (
 	rawLayer struct {
 		Type       string        `yaml:"type"`
 		Name       string        `yaml:"name"`
+		Inputs     []string      `yaml:"inputs"`
+		Axis       *int          `yaml:"axis"`
+		Pad        []int         `yaml:"pad"`
+		Rate       *float64      `yaml:"rate"`
+		Shape      []int64       `yaml:"shape"`
 		Units      *int          `yaml:"units"`
 		Filters    int           `yaml:"filters"`
 		Multiplier *int          `yaml:"multiplier"`
@@ -255,7 +271,7 @@ func (r *rawConfig) resolve() (*Config, error) {
 		return nil, fmt.Errorf("give either steps (%d) or epochs (%d), not both", *r.Steps, r.Epochs)
 	}
 	c := &Config{Input: r.Input, Seed: DefaultSeed, Steps: DefaultSteps, Init: r.Init,
-		BatchSize: r.BatchSize, Epochs: r.Epochs, CalibrationBatches: r.Calib, Scheme: r.Scheme, FoldBatchNorm: r.Fold,
+		BatchSize: r.BatchSize, Epochs: r.Epochs, CalibrationBatches: r.Calib, Scheme: r.Scheme, FoldBatchNorm: r.Fold, Output: r.Output,
 		Optimizer: OptimizerConfig{Name: "adam", LearningRate: DefaultLearningRate, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
 		Data:      DataConfig{Examples: DefaultExamples}}
 	if r.Inputs != nil {
@@ -298,7 +314,22 @@ func (r *rawConfig) resolve() (*Config, error) {
 	for i, rl := range r.Layers {
 		l := LayerConfig{Type: rl.Type, Name: rl.Name, Filters: rl.Filters,
 			Kernel: rl.Kernel, Strides: rl.Strides, Size: rl.Size, Padding: rl.Padding, Activation: rl.Activation,
-			NoBias: rl.NoBias}
+			NoBias: rl.NoBias, Inputs: rl.Inputs, Pad: rl.Pad, Shape: rl.Shape}
+		if rl.Inputs != nil && len(rl.Inputs) == 0 {
+			return nil, fmt.Errorf("layer %d (%s): inputs is empty; name the layers it takes, or omit it for the previous one", i+1, rl.Name)
+		}
+		if a := rl.Axis; a != nil {
+			if *a == 0 {
+				return nil, fmt.Errorf("layer %d (%s): axis 0 is the batch axis, which cannot be joined (omit axis for -1, the last)", i+1, rl.Name)
+			}
+			l.Axis = *a
+		}
+		if r := rl.Rate; r != nil {
+			if !(*r >= 0 && *r < 1) {
+				return nil, fmt.Errorf("layer %d (%s): rate %g must be in [0, 1)", i+1, rl.Name, *r)
+			}
+			l.Rate = *r
+		}
 		if l.Name == "" {
 			l.Name = fmt.Sprintf("layer%d", i+1)
 		}
@@ -378,13 +409,19 @@ func (c *Config) Model() (Model, error) {
 
 // model translates the layers and checks the model's shapes and scheme.
 func (c *Config) model() (Model, error) {
-	m := Model{Input: c.InputShape(), Scheme: c.Scheme, FoldBatchNorm: c.FoldBatchNorm}
+	m := Model{Input: c.InputShape(), Scheme: c.Scheme, FoldBatchNorm: c.FoldBatchNorm, Output: c.Output}
 	for i, l := range c.Layers {
 		layer, err := l.layer()
 		if err != nil {
 			return Model{}, fmt.Errorf("layer %d (%s): %w", i+1, l.Name, err)
 		}
 		m.Layers = append(m.Layers, layer)
+		if l.Inputs != nil {
+			if m.From == nil {
+				m.From = map[string][]string{}
+			}
+			m.From[l.Name] = l.Inputs
+		}
 	}
 	if err := m.Validate(); err != nil {
 		return Model{}, err
@@ -535,10 +572,10 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
-	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, scheme, fold_batch_norm"},
+	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm"},
 	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused"},
 	"models.rawData":      {"data", "examples, npz, mnist"},
-	"models.rawLayer":     {"a layer", "type, name, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, weights, bias, output"},
+	"models.rawLayer":     {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, axis, pad, rate, shape, weights, bias, output"},
 	"qat.Scheme":          {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
 	"qat.TFMOTCompat":     {"tfmot", "depthwise_ranges_by_multiplier"},
 	"qat.Policy":          {"a scheme policy", "weight_bits, activation_bits, per_channel, asymmetric, learnable_ranges"},

@@ -20,11 +20,18 @@ const (
 	TypeReLU           = "relu"
 	TypeReLU6          = "relu6"
 	TypeBatchNorm      = "batch_norm"
+	TypeAdd            = "add"
+	TypeConcatenate    = "concatenate"
+	TypeGlobalAvgPool  = "global_avg_pool"
+	TypeZeroPadding2D  = "zero_padding2d"
+	TypeDropout        = "dropout"
+	TypeReshape        = "reshape"
 )
 
 // LayerTypes lists the layer types a config may use.
 var LayerTypes = []string{TypeQuantizedDense, TypeDense, TypeConv2D, TypeDepthwise, TypeMaxPool, TypeAvgPool,
-	TypeFlatten, TypeReLU, TypeReLU6, TypeBatchNorm}
+	TypeFlatten, TypeReLU, TypeReLU6, TypeBatchNorm, TypeAdd, TypeConcatenate, TypeGlobalAvgPool, TypeZeroPadding2D,
+	TypeDropout, TypeReshape}
 
 // pair reads a [h, w] (or [n] meaning [n, n]) setting; empty (omitted) is
 // [0, 0], the layer's default (kernel has none). Values given must be > 0.
@@ -60,6 +67,12 @@ var layerKeys = map[string][]string{
 	TypeReLU:           nil,
 	TypeReLU6:          nil,
 	TypeBatchNorm:      {"momentum", "epsilon"},
+	TypeAdd:            nil,
+	TypeConcatenate:    {"axis"},
+	TypeGlobalAvgPool:  nil,
+	TypeZeroPadding2D:  {"pad"},
+	TypeDropout:        {"rate"},
+	TypeReshape:        {"shape"},
 }
 
 // given lists the keys set in l (besides type and name).
@@ -73,6 +86,7 @@ func (l LayerConfig) given() []string {
 		{"kernel", l.Kernel != nil}, {"strides", l.Strides != nil}, {"size", l.Size != nil},
 		{"padding", l.Padding != ""}, {"activation", l.Activation != ""}, {"no_bias", l.NoBias},
 		{"momentum", l.Momentum != 0}, {"epsilon", l.Epsilon != 0},
+		{"axis", l.Axis != 0}, {"pad", l.Pad != nil}, {"rate", l.Rate != 0}, {"shape", l.Shape != nil},
 		{"weights", l.Weights != nil}, {"bias", l.Bias != nil}, {"output", l.Output != nil},
 	} {
 		if k.set {
@@ -181,6 +195,38 @@ func (l LayerConfig) layer() (layers.Layer, error) {
 		return layers.ReLU{Name: l.Name, Max6: l.Type == TypeReLU6}, nil
 	case TypeBatchNorm:
 		return layers.BatchNorm{Name: l.Name, Momentum: l.Momentum, Epsilon: l.Epsilon}, nil
+	case TypeAdd:
+		return layers.Add{Name: l.Name}, nil
+	case TypeConcatenate:
+		return layers.Concatenate{Name: l.Name, Axis: l.Axis}, nil
+	case TypeGlobalAvgPool:
+		return layers.GlobalAvgPool{Name: l.Name}, nil
+	case TypeZeroPadding2D:
+		pad, err := padding4(l.Pad)
+		return layers.ZeroPadding2D{Name: l.Name, Pad: pad}, err
+	case TypeDropout:
+		return layers.Dropout{Name: l.Name, Rate: l.Rate}, nil
+	case TypeReshape:
+		return layers.Reshape{Name: l.Name, Shape: l.Shape}, nil
 	}
 	return nil, fmt.Errorf("unknown layer type %q (known: %s)", l.Type, strings.Join(LayerTypes, ", "))
+}
+
+// padding4 reads a zero_padding2d pad: [n] (all sides), [h, w] (top and
+// bottom, left and right) or [top, bottom, left, right], each >= 0.
+func padding4(v []int) ([4]int, error) {
+	for _, n := range v {
+		if n < 0 {
+			return [4]int{}, fmt.Errorf("pad %v: every value must be >= 0", v)
+		}
+	}
+	switch len(v) {
+	case 1:
+		return [4]int{v[0], v[0], v[0], v[0]}, nil
+	case 2:
+		return [4]int{v[0], v[0], v[1], v[1]}, nil
+	case 4:
+		return [4]int{v[0], v[1], v[2], v[3]}, nil
+	}
+	return [4]int{}, fmt.Errorf("pad %v: give [n], [height, width] or [top, bottom, left, right] (e.g. pad: [1])", v)
 }

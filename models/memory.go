@@ -73,9 +73,6 @@ type Footprint struct {
 // run (false) on batches of batch examples. Sizes too large for int64
 // saturate at math.MaxInt64.
 func (m Model) Footprint(batch int64, training bool) (Footprint, error) {
-	if _, err := m.OutputShape(); err != nil {
-		return Footprint{}, err
-	}
 	if batch < 1 {
 		batch = 1
 	}
@@ -85,22 +82,19 @@ func (m Model) Footprint(batch int64, training bool) (Footprint, error) {
 	}
 	in, _ := measure.Elements(m.Input)
 	f := Footprint{Bytes: measure.Mul(measure.Mul(in, batch), 4)}
-	layers, _ := m.plan()
-	shape := m.Input
-	for _, l := range layers {
-		out, err := l.OutputShape(shape)
-		if err != nil {
-			return Footprint{}, err
-		}
-		n, _ := measure.Elements(out)
-		p := params(l, shape, out)
-		b := measure.Add(measure.Mul(p, perParam), measure.Mul(measure.Mul(n, batch), 4))
+	g, err := m.graph()
+	if err != nil {
+		return Footprint{}, err
+	}
+	for _, n := range g.nodes {
+		elems, _ := measure.Elements(n.out)
+		p := params(n.layer, n.in[0], n.out)
+		b := measure.Add(measure.Mul(p, perParam), measure.Mul(measure.Mul(elems, batch), 4))
 		f.Params = measure.Add(f.Params, p)
 		f.Bytes = measure.Add(f.Bytes, b)
 		if b > f.LayerBytes {
-			f.Layer, f.LayerParams, f.LayerBytes = l.LayerName(), p, b
+			f.Layer, f.LayerParams, f.LayerBytes = n.layer.LayerName(), p, b
 		}
-		shape = out
 	}
 	return f, nil
 }

@@ -12,65 +12,45 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
-// Model is a stack of layers on inputs of shape [batch, Input...], with the
-// scheme that quantizes it (nil: float, apart from layers that carry their
-// own fixed quantizers, as the article's).
+// Model is layers on inputs of shape [batch, Input...], with the scheme
+// that quantizes it (nil: float, apart from layers that carry their own
+// fixed quantizers, as the article's). By default each layer takes the
+// output of the one before it; From wires any other graph (residual
+// blocks, branches joined by Add or Concatenate).
 type Model struct {
 	Input  []int64
 	Layers []layers.Layer
+	// From names, by layer, the layers whose outputs it takes, in order
+	// (InputName for the model's input). A layer not in From takes the
+	// previous layer's output, the first the model's input. A layer may
+	// take only layers listed before it.
+	From map[string][]string
+	// Output names the layer whose output is the model's (default: the
+	// last). Every other layer's output must be taken by a layer.
+	Output string
 	Scheme *qat.Scheme
-	// FoldBatchNorm builds each Conv2D (without bias) followed by a
-	// BatchNorm as one FoldedConvBN.
+	// FoldBatchNorm builds each Conv2D (without bias) whose only consumer
+	// is a BatchNorm as one FoldedConvBN.
 	FoldBatchNorm bool
 }
 
 // OutputShape validates the model and returns its per-example output shape.
 func (m Model) OutputShape() ([]int64, error) {
-	if len(m.Input) == 0 {
-		return nil, fmt.Errorf("model: no input shape")
+	g, err := m.graph()
+	if err != nil {
+		return nil, err
 	}
-	for _, d := range m.Input {
-		if d <= 0 {
-			return nil, fmt.Errorf("model: input shape %v must be fully known and > 0", m.Input)
-		}
+	return g.nodes[g.output].out, nil
+}
+
+// Shapes validates the model and returns each layer's per-example output
+// shape, in Layers order (batch norms unfolded).
+func (m Model) Shapes() ([][]int64, error) {
+	g, err := m.graph()
+	if err != nil {
+		return nil, err
 	}
-	if _, err := measure.Elements(m.Input); err != nil {
-		return nil, fmt.Errorf("model: input %w", err)
-	}
-	if len(m.Layers) == 0 {
-		return nil, fmt.Errorf("model: no layers")
-	}
-	if err := m.Scheme.Validate(); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	seen := map[string]bool{}
-	channels := map[string]bool{}
-	shape := m.Input
-	for i, l := range m.Layers {
-		if l == nil {
-			return nil, fmt.Errorf("model: layer %d is nil", i)
-		}
-		name := l.LayerName()
-		if name == "" {
-			return nil, fmt.Errorf("model: layer %d has no name", i)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("model: two layers are named %q", name)
-		}
-		seen[name] = true
-		_, channels[name] = l.(layers.Weighted)
-		var err error
-		if shape, err = l.OutputShape(shape); err != nil {
-			return nil, fmt.Errorf("model: %w", err)
-		}
-		if _, err := measure.Elements(shape); err != nil {
-			return nil, fmt.Errorf("model: layer %s: output %w", name, err)
-		}
-	}
-	if err := m.Scheme.CheckLayers(channels); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	return shape, nil
+	return g.shapes, nil
 }
 
 // Validate checks the model's structure, shapes and scheme.
@@ -89,41 +69,6 @@ func (m Model) Classes() int {
 	return int(out[0])
 }
 
-// plan returns the layers as built: folded pairs joined, and for each
-// whether it quantizes its own output (not when a ReLU or BatchNorm follows
-// and takes over).
-func (m Model) plan() ([]layers.Layer, []bool) {
-	var ls []layers.Layer
-	for i := 0; i < len(m.Layers); i++ {
-		if c, ok := m.Layers[i].(layers.Conv2D); ok && m.FoldBatchNorm && c.NoBias && i+1 < len(m.Layers) {
-			if bn, ok := m.Layers[i+1].(layers.BatchNorm); ok {
-				ls = append(ls, layers.FoldedConvBN{Conv: c, BN: bn})
-				i++
-				continue
-			}
-		}
-		ls = append(ls, m.Layers[i])
-	}
-	// As tfmot's layout transforms: Conv/Dense -> [BatchNorm ->] ReLU is
-	// quantized once, after the last of them.
-	own := make([]bool, len(ls))
-	for i := range ls {
-		own[i] = true
-		if i+1 >= len(ls) {
-			continue
-		}
-		_, isWeighted := ls[i].(layers.Weighted)
-		_, isBN := ls[i].(layers.BatchNorm)
-		switch ls[i+1].(type) {
-		case layers.ReLU:
-			own[i] = !(isWeighted || isBN)
-		case layers.BatchNorm:
-			own[i] = !isWeighted
-		}
-	}
-	return ls, own
-}
-
 // Built is a model's graph: its output and, for training graphs, the
 // trainable parameters and the extra update ops.
 type Built struct {
@@ -137,7 +82,8 @@ type Built struct {
 // Build adds the model on x with b, which says training or inference and
 // holds the variables (a second Build with the same Builder reuses them).
 func (m Model) Build(b *layers.Builder, x tf.Output) (*Built, error) {
-	if err := m.Validate(); err != nil {
+	g, err := m.graph()
+	if err != nil {
 		return nil, err
 	}
 	dims, err := tfgraph.ShapeOf(x)
@@ -153,23 +99,34 @@ func (m Model) Build(b *layers.Builder, x tf.Output) (*Built, error) {
 		}
 	}
 	b.Scheme = m.Scheme
-	h := x
+	outputs := map[string]tf.Output{InputName: x}
 	if q := m.Scheme.Input(); q != nil {
-		h = b.Quantize(b.Graph().Scope("quantize_layer"), q, "quantize_layer", h)
+		outputs[InputName] = b.Quantize(b.Graph().Scope("quantize_layer"), q, "quantize_layer", x)
 	}
-	plan, own := m.plan()
 	nParams, nUpdates := len(b.Weights()), len(b.Updates())
-	for i, l := range plan {
-		b.SetOutputQuantized(own[i])
-		if h, err = l.Build(b, h); err != nil {
+	for _, n := range g.nodes {
+		xs := make([]tf.Output, len(n.from))
+		for i, f := range n.from {
+			xs[i] = outputs[f]
+		}
+		b.SetOutputQuantized(n.quantizeOutput)
+		var y tf.Output
+		if mg, ok := n.layer.(layers.Merger); ok {
+			y, err = mg.BuildMerge(b, xs)
+		} else {
+			y, err = n.layer.Build(b, xs[0])
+		}
+		if err != nil {
+			b.SetOutputQuantized(true)
 			return nil, err
 		}
+		outputs[n.name] = y
 	}
 	b.SetOutputQuantized(true)
 	if err := b.Graph().Err(); err != nil {
 		return nil, err
 	}
-	out := &Built{Logits: h, Updates: b.Updates()[nUpdates:]}
+	out := &Built{Logits: outputs[g.nodes[g.output].name], Updates: b.Updates()[nUpdates:]}
 	out.Params = append(out.Params, b.Weights()[nParams:]...)
 	out.Params = append(out.Params, b.Env.Trainable()...)
 	return out, nil

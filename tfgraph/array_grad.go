@@ -15,6 +15,7 @@ func registerArrayGrads(r *Registry) {
 	r.Register("ExpandDims", reshapeGrad)
 	r.Register("Squeeze", reshapeGrad)
 	r.Register("ConcatV2", concatV2Grad)
+	r.Register("Pad", padGrad)
 	r.NotDifferentiable("StopGradient", "ZerosLike", "OnesLike", "Shape")
 }
 
@@ -62,4 +63,18 @@ func concatV2Grad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 		out[i] = g.Op1("Slice", fmt.Sprintf("slice_%d", i), []any{dys[0], offsets.Output(i), sizes[i]}, nil)
 	}
 	return out, nil
+}
+
+// padGrad gives Pad's input the part of dy inside the padding: a slice
+// that begins at each axis's leading pad (the paddings' first column) and
+// has the input's shape, as TensorFlow's Python gradient takes it. The
+// paddings get none.
+func padGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	x, paddings := n.Inputs[0], n.Inputs[1]
+	rank := g.Op1("Rank", "rank", []any{x}, nil)
+	width := g.Op1("Pack", "size", []any{[]tf.Output{rank, g.Const("one", int32(1))}}, map[string]any{"axis": int64(0)})
+	before := g.Op1("Slice", "pad_before", []any{paddings, g.Const("begin", []int32{0, 0}), g.Cast("size_cast", width, paddings.DataType())}, nil)
+	begin := g.Reshape("begin_flat", before, []int64{-1})
+	size := g.Op1("Shape", "x_shape", []any{x}, map[string]any{"out_type": paddings.DataType()})
+	return []tf.Output{g.Op1("Slice", "Slice", []any{dys[0], begin, size}, nil), {}}, nil
 }

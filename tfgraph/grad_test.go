@@ -165,6 +165,9 @@ func cases() []gradCase {
 			Inputs:   []input{{Arg: "values", Diff: true, List: list}, fixed("axis", scalarI("int32", axis))},
 			Upstream: []*tensorSpec{up(r, upShape)}})
 	}
+	add(gradCase{Name: "Pad", Op: "Pad", Inputs: []input{x("input", r, []int64{2, 3, 2}, -1, 1),
+		fixed("paddings", tensorSpec{DType: "int32", Shape: []int64{3, 2}, Values: []float64{0, 0, 1, 2, 2, 0}})},
+		Upstream: []*tensorSpec{up(r, []int64{2, 6, 4})}})
 	add(gradCase{Name: "Sum_axis0", Op: "Sum", Inputs: []input{x("input", r, s43, -1, 1), fixed("axis", ints("int32", 0))},
 		Attrs: map[string]any{"keep_dims": false}, Upstream: []*tensorSpec{up(r, s3)}})
 	add(gradCase{Name: "Sum_axis1_keep", Op: "Sum", Inputs: []input{x("input", r, s43, -1, 1), fixed("axis", ints("int32", 1))},
@@ -419,7 +422,11 @@ func (s tensorSpec) tensor() (*tf.Tensor, error) {
 		if len(s.Shape) == 0 {
 			return tf.NewTensor(v[0])
 		}
-		return tf.NewTensor(v)
+		t, err := tf.NewTensor(v)
+		if err != nil {
+			return nil, err
+		}
+		return t, t.Reshape(s.Shape)
 	}
 	return nil, fmt.Errorf("dtype %s", s.DType)
 }

@@ -305,15 +305,13 @@ func shape(m models.Model) string {
 		}
 		return strings.Join(s, "x")
 	}
+	shapes, err := m.Shapes()
+	if err != nil {
+		return err.Error()
+	}
 	parts := []string{dims(m.Input)}
-	in := m.Input
-	for _, l := range m.Layers {
-		out, err := l.OutputShape(in)
-		if err != nil {
-			return err.Error()
-		}
-		parts = append(parts, dims(out))
-		in = out
+	for _, s := range shapes {
+		parts = append(parts, dims(s))
 	}
 	return strings.Join(parts, " -> ")
 }

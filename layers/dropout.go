@@ -1,0 +1,56 @@
+package layers
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// Dropout is Keras's Dropout: in training each value is kept with
+// probability 1-Rate and scaled by 1/(1-Rate), else zeroed; in inference
+// it passes its input through. The mask is drawn by TensorFlow's stateless
+// uniform generator from the Builder's seed, the layer's name and the
+// step, so a run and its resumed copy drop the same values. Its output
+// keeps its input's quantization.
+type Dropout struct {
+	Name string
+	Rate float64 // in [0, 1)
+}
+
+// LayerName implements Layer.
+func (d Dropout) LayerName() string { return d.Name }
+
+// OutputShape implements Layer.
+func (d Dropout) OutputShape(in []int64) ([]int64, error) {
+	if !(d.Rate >= 0 && d.Rate < 1) {
+		return nil, fmt.Errorf("layer %s: rate %g must be in [0, 1)", d.Name, d.Rate)
+	}
+	return in, nil
+}
+
+// Build implements Layer.
+func (d Dropout) Build(b *Builder, x tf.Output) (tf.Output, error) {
+	if _, err := inputShape(d, x); err != nil {
+		return tf.Output{}, err
+	}
+	if !b.Env.Training || d.Rate == 0 {
+		return x, nil
+	}
+	if b.Env.Step == (tf.Output{}) {
+		return tf.Output{}, fmt.Errorf("layer %s: dropout in training needs the step counter (qat.Env.Step)", d.Name)
+	}
+	g := b.Graph()
+	s := g.Scope(d.Name)
+	h := fnv.New64a()
+	h.Write([]byte(d.Name))
+	seed := s.Op1("Pack", "seed", []any{[]tf.Output{s.Const("layer_seed", int64((h.Sum64()^b.seed)&math.MaxInt64)), b.Env.Step}}, map[string]any{"axis": int64(0)})
+	u := s.Op1("StatelessRandomUniform", "random_uniform", []any{s.Shape("Shape", x), seed}, map[string]any{"dtype": tf.Float})
+	keep := s.Cast("Cast", s.GreaterEqual("GreaterEqual", u, s.Scalar("rate", float32(d.Rate))), tf.Float)
+	y := s.Mul("mul_1", s.Mul("mul", x, s.Scalar("scale", float32(1/(1-d.Rate)))), keep)
+	if err := g.Err(); err != nil {
+		return tf.Output{}, fmt.Errorf("layer %s: %w", d.Name, err)
+	}
+	return y, nil
+}
