@@ -115,8 +115,8 @@ func (c DepthwiseConv2D) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	kh, kw, m := int64(c.Kernel[0]), int64(c.Kernel[1]), c.DepthMultiplier()
 	kshape := []int64{kh, kw, in[2], m}
 	k := b.variable(s, "depthwise_kernel", kshape, tfgraph.GlorotUniform{}, true)
-	if q := b.Scheme.Weights(c.Name, true); q != nil {
-		if b.Scheme.DepthwiseRangesByMultiplier() {
+	if q := b.weightQuantizer(c.Name, true); q != nil {
+		if b.Scheme.Compat().DepthwiseRangesByMultiplier {
 			// tfmot's ranges: along the kernel's last axis, the multiplier.
 			k = b.Quantize(s, q, "kernel", k)
 		} else {

@@ -577,7 +577,7 @@ var knownKeys = map[string]struct{ where, keys string }{
 	"models.rawData":      {"data", "examples, npz, mnist"},
 	"models.rawLayer":     {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, axis, pad, rate, shape, weights, bias, output"},
 	"qat.Scheme":          {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
-	"qat.TFMOTCompat":     {"tfmot", "depthwise_ranges_by_multiplier"},
+	"qat.TFMOTCompat":     {"tfmot", "depthwise_ranges_by_multiplier, float_kernel_before_relu, batch_norm_output_after_dense"},
 	"qat.Policy":          {"a scheme policy", "weight_bits, activation_bits, per_channel, asymmetric, learnable_ranges"},
 	"qat.Schedule":        {"schedule", "quant_delay, freeze_ranges_after, freeze_bn_after"},
 	"models.rawQuantizer": {"a quantizer", "min, max, num_bits, narrow_range"},
