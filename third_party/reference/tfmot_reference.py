@@ -12,6 +12,20 @@ usage: tfmot_reference.py MODEL IN.npz OUT.npz --steps N --lr LR [--eval]
                 -> Conv2D(16,3,relu,'c2') -> Flatten('f') -> Dense(10,'d')
            mlp_bn  Input(784) -> Dense(64,'d1') -> BatchNormalization('bn1')
                 -> Dense(32,relu,'d2') -> Dense(10,'d3')   (BN's non-fused path)
+           mlp_bn_relu  Input(784) -> Dense(64,'d1') -> BN('bn1') -> ReLU('r1')
+                -> Dense(10,'d2')
+           cnn_relu  Input(28,28,1) -> Conv2D(8,3,'c1') -> ReLU('r1')
+                -> MaxPooling2D(2,'p1') -> Flatten('f') -> Dense(32,'d1')
+                -> ReLU('r2') -> Dense(10,'d2')
+           mobilenetv2_block  Input(28,28,1) -> Conv2D(8,3,stride 2)-BN-ReLU6
+                ('c0','bn0','r0') -> x; x -> Conv2D(16,1)-BN-ReLU6 ('expand',
+                'bn1','r1') -> DepthwiseConv2D(3)-BN-ReLU6 ('dw','bn2','r2')
+                -> Conv2D(8,1)-BN ('project','bn3') -> Add('add') with x
+                -> Flatten('f') -> Dense(10,'d')   (convs: same, no bias)
+           resnet_block  Input(28,28,1) -> Conv2D(8,3,stride 2)-BN-ReLU
+                ('c0','bn0','r0') -> x; x -> Conv2D(8,3)-BN-ReLU ('c1','bn1',
+                'r1') -> Conv2D(8,3)-BN ('c2','bn2') -> Add('add') with x
+                -> ReLU('r2') -> Flatten('f') -> Dense(10,'d')
            cnn_bn  Input(28,28,1) -> Conv2D(8,3,no bias,'c1')
                 -> BatchNormalization('bn1') -> ReLU('r1') -> MaxPooling2D(2,'p1')
                 -> Conv2D(16,3,'c2') -> BatchNormalization('bn2') -> ReLU('r2')
@@ -71,7 +85,8 @@ GO_SUFFIXES = {"output_min": "post_activation_min",
                "depthwise_kernel_min": "kernel_min",
                "depthwise_kernel_max": "kernel_max"}
 
-MODELS = ["mlp", "cnn", "mlp_bn", "cnn_bn", "mobilenet_block"]
+MODELS = ["mlp", "cnn", "mlp_bn", "mlp_bn_relu", "cnn_relu", "cnn_bn",
+          "mobilenet_block", "mobilenetv2_block", "resnet_block"]
 
 
 def build_float_model(name):
@@ -89,6 +104,29 @@ def build_float_model(name):
             layers.Dense(32, activation="relu", name="d2"),
             layers.Dense(10, name="d3"),
         ])
+    if name == "mlp_bn_relu":
+        return tf_keras.Sequential([
+            tf_keras.Input((784,)),
+            layers.Dense(64, name="d1"),
+            layers.BatchNormalization(name="bn1"),
+            layers.ReLU(name="r1"),
+            layers.Dense(10, name="d2"),
+        ])
+    if name == "cnn_relu":
+        return tf_keras.Sequential([
+            tf_keras.Input((28, 28, 1)),
+            layers.Conv2D(8, 3, name="c1"),
+            layers.ReLU(name="r1"),
+            layers.MaxPooling2D(2, name="p1"),
+            layers.Flatten(name="f"),
+            layers.Dense(32, name="d1"),
+            layers.ReLU(name="r2"),
+            layers.Dense(10, name="d2"),
+        ])
+    if name == "mobilenetv2_block":
+        return mobilenetv2_block()
+    if name == "resnet_block":
+        return resnet_block()
     if name == "cnn_bn":
         return tf_keras.Sequential([
             tf_keras.Input((28, 28, 1)),
@@ -129,6 +167,42 @@ def build_float_model(name):
     ])
 
 
+def conv_bn(x, filters, kernel, name, bn, relu=None, strides=1):
+    """Conv2D (no bias, same padding) -> BatchNormalization [-> ReLU]."""
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same",
+                      use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=bn)(x)
+    if relu:
+        x = layers.ReLU(relu[1], name=relu[0])(x)
+    return x
+
+
+def mobilenetv2_block():
+    """A stem, then MobileNetV2's inverted residual block."""
+    inp = tf_keras.Input((28, 28, 1))
+    x = conv_bn(inp, 8, 3, "c0", "bn0", ("r0", 6.0), strides=2)
+    h = conv_bn(x, 16, 1, "expand", "bn1", ("r1", 6.0))
+    h = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(h)
+    h = layers.BatchNormalization(name="bn2")(h)
+    h = layers.ReLU(6.0, name="r2")(h)
+    h = conv_bn(h, 8, 1, "project", "bn3")
+    x = layers.Add(name="add")([x, h])
+    x = layers.Flatten(name="f")(x)
+    return tf_keras.Model(inp, layers.Dense(10, name="d")(x))
+
+
+def resnet_block():
+    """A stem, then ResNet's basic block."""
+    inp = tf_keras.Input((28, 28, 1))
+    x = conv_bn(inp, 8, 3, "c0", "bn0", ("r0", None), strides=2)
+    h = conv_bn(x, 8, 3, "c1", "bn1", ("r1", None))
+    h = conv_bn(h, 8, 3, "c2", "bn2")
+    x = layers.Add(name="add")([x, h])
+    x = layers.ReLU(name="r2")(x)
+    x = layers.Flatten(name="f")(x)
+    return tf_keras.Model(inp, layers.Dense(10, name="d")(x))
+
+
 def short(var):
     return var.name.split(":")[0].split("/")[-1]
 
@@ -148,6 +222,8 @@ def map_variables(qmodel):
         mapping[go_name] = var
 
     for layer in qmodel.layers:
+        if isinstance(layer, layers.InputLayer):  # a functional model's
+            continue
         if isinstance(layer, tfmot_quantize_layer.QuantizeLayer):
             qv = layer.quantizer_vars
             put("quantize_layer/min", qv["min_var"])
