@@ -13,26 +13,28 @@ import (
 // TestBatchNormPaths checks that BatchNorm is built as Keras runs it:
 // FusedBatchNormV3 on 4-D input (is_training in training, with
 // exponential_avg_factor 1 - momentum, and two AssignVariableOp updates;
-// is_training false in inference), the non-fused ops on 2-D input (two
-// AssignSubVariableOp updates in training).
+// is_training false in inference), the non-fused ops on 2-D input or with
+// NonFused (two AssignSubVariableOp updates in training).
 func TestBatchNormPaths(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		shape    []int64
 		training bool
+		nonFused bool
 		fused    bool
 		update   string
 	}{
-		{"4-D training", []int64{2, 5, 5, 3}, true, true, "AssignVariableOp"},
-		{"4-D inference", []int64{2, 5, 5, 3}, false, true, ""},
-		{"2-D training", []int64{2, 3}, true, false, "AssignSubVariableOp"},
-		{"2-D inference", []int64{2, 3}, false, false, ""},
+		{"4-D training", []int64{2, 5, 5, 3}, true, false, true, "AssignVariableOp"},
+		{"4-D inference", []int64{2, 5, 5, 3}, false, false, true, ""},
+		{"4-D training, NonFused", []int64{2, 5, 5, 3}, true, true, false, "AssignSubVariableOp"},
+		{"2-D training", []int64{2, 3}, true, false, false, "AssignSubVariableOp"},
+		{"2-D inference", []int64{2, 3}, false, false, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := tfgraph.NewGraph()
 			x := g.Placeholder("x", tf.Float, c.shape)
 			b := layers.NewBuilder(qat.NewEnv(g, c.training, nil), nil, nil, 1)
-			if _, err := (layers.BatchNorm{Name: "bn", Momentum: 0.9}).Build(b, x); err != nil {
+			if _, err := (layers.BatchNorm{Name: "bn", Momentum: 0.9, NonFused: c.nonFused}).Build(b, x); err != nil {
 				t.Fatal(err)
 			}
 			var fused []*tf.Operation
