@@ -253,6 +253,7 @@ func cases() []gradCase {
 		Attrs: map[string]any{"num_bits": int64(8), "narrow_range": true}, Upstream: []*tensorSpec{up(r, []int64{10, 3})}})
 	layerCases(r, add)
 	batchNormCases(r, add)
+	orderCases(r, add)
 	return cs
 }
 

@@ -48,6 +48,21 @@ func batchNormCases(r *rand.Rand, add func(gradCase)) {
 	}
 }
 
+// orderCases covers the order in which the parts of a gradient are summed
+// where a tensor has three consumers (with two, the sum's order does not
+// change its bits): x feeds a Mul, a Square and an Exp, named so that
+// their names sort unlike their order as AddN's inputs. The tape queues
+// them in input order, and so must Gradients.
+func orderCases(r *rand.Rand, add func(gradCase)) {
+	s := []int64{6, 5}
+	add(gradCase{Name: "fan_out_three", Op: "fan_out_three",
+		Inputs: []input{x("x", r, s, -2, 2), x("k", r, s, -2, 2)}, Upstream: []*tensorSpec{up(r, s)}, exact: true,
+		goBuild: func(g *tfgraph.Graph, a []tf.Output) []tf.Output {
+			return []tf.Output{g.AddN("sum", []tf.Output{
+				g.Mul("z_mul", a[0], a[1]), g.Square("a_square", a[0]), g.Op1("Exp", "m_exp", []any{a[0]}, nil)})}
+		}})
+}
+
 // momentsBatchNorm is training-mode batch normalization from its parts, as
 // tf.nn.moments and tf.nn.batch_normalization build it and the BatchNorm
 // layer's non-fused path does.
