@@ -15,15 +15,27 @@ const (
 	DefaultBNEpsilon  = 1e-3
 )
 
-// BatchNorm is batch normalization over the last axis: in training,
-// y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta with the batch's
-// statistics, which also move the running ones
-// (m -= (m - batch) * (1 - momentum)); in inference, the running ones.
+// BatchNorm is batch normalization over the last axis, built as tf_keras
+// builds BatchNormalization: in training, y = gamma * (x - mean_B) /
+// sqrt(var_B + eps) + beta with the batch's statistics, which also move the
+// running ones by 1 - momentum; in inference, the running ones.
+//
+// On 4-D input [batch, h, w, c] it is Keras's fused path: FusedBatchNormV3,
+// whose kernel also averages the moving statistics (the variance with the
+// batch's n/(n-1)-corrected sample variance), then AssignVariableOps. On
+// other ranks it is the non-fused path: tf.nn.moments and
+// tf.nn.batch_normalization, and m -= (m - batch) * (1 - momentum) with
+// the population variance.
 // Variables: "<name>/gamma", "beta", "moving_mean", "moving_variance".
 type BatchNorm struct {
 	Name     string
 	Momentum float64 // DefaultBNMomentum if 0
 	Epsilon  float64 // DefaultBNEpsilon if 0
+	// NonFused takes the non-fused path on 4-D input too, as Keras's
+	// fused=False. Its float arithmetic is the more accurate: the fused
+	// CPU kernel's batch variance is off by ~1e-5 relative where
+	// tf.nn.moments' is off by ~1e-6.
+	NonFused bool
 }
 
 func (n BatchNorm) params() (momentum, eps float32) {
@@ -108,21 +120,54 @@ func (n BatchNorm) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	s := g.Scope(n.Name)
 	decay, eps := n.params()
 	v := n.variables(b, s, in[len(in)-1])
-	mean, variance := v.mean, v.variance
-	if b.Env.Training {
-		mean, variance = moments(s, x, len(in)+1)
-	}
-	inv := s.Mul("mul", s.Rsqrt("Rsqrt", s.AddV2("add", variance, s.Scalar("epsilon", eps))), v.gamma)
-	y := s.AddV2("add_1", s.Mul("mul_1", x, inv), s.Sub("sub", v.beta, s.Mul("mul_2", mean, inv)))
-	y = b.output(s, n.Name, y)
-	if b.Env.Training && g.Err() == nil {
-		b.updateMoving(s, v.movingMean, "moving_mean", mean, decay, tf.Output{}, y)
-		b.updateMoving(s, v.movingVar, "moving_variance", variance, decay, tf.Output{}, y)
+	var y tf.Output
+	if len(in) == 3 && !n.NonFused {
+		y = n.fused(b, s, x, v, decay, eps)
+	} else {
+		y = n.unfused(b, s, x, v, decay, eps, len(in)+1)
 	}
 	if err := g.Err(); err != nil {
 		return tf.Output{}, fmt.Errorf("layer %s: %w", n.Name, err)
 	}
 	return y, nil
+}
+
+// fused is Keras's path for 4-D input. In training the kernel's
+// exponential average (factor 1 - momentum) gives the new moving
+// statistics, which are assigned after it; the moving variance so follows
+// the batch's sample variance (Bessel-corrected by the kernel, which Keras
+// does not undo) where the non-fused path uses the population variance.
+func (n BatchNorm) fused(b *Builder, s *tfgraph.Graph, x tf.Output, v bnVars, decay, eps float32) tf.Output {
+	a := tfgraph.FusedBatchNormAttrs{Epsilon: eps}
+	if b.Env.Training {
+		a.Training, a.ExponentialAvgFactor = true, decay
+	}
+	y, mean, variance := s.FusedBatchNormV3("FusedBatchNormV3", x, v.gamma, v.beta, v.mean, v.variance, a)
+	y = b.output(s, n.Name, y)
+	if b.Env.Training && s.Err() == nil {
+		b.updates = append(b.updates,
+			v.movingMean.Assign(s, "moving_mean/AssignNewValue", mean),
+			v.movingVar.Assign(s, "moving_variance/AssignNewValue", variance))
+	}
+	return y
+}
+
+// unfused is Keras's path for other ranks: the ops of tf.nn.moments and
+// tf.nn.batch_normalization, and the moving statistics updated by
+// AssignSub after the output.
+func (n BatchNorm) unfused(b *Builder, s *tfgraph.Graph, x tf.Output, v bnVars, decay, eps float32, rank int) tf.Output {
+	mean, variance := v.mean, v.variance
+	if b.Env.Training {
+		mean, variance = moments(s, x, rank)
+	}
+	inv := s.Mul("mul", s.Rsqrt("Rsqrt", s.AddV2("add", variance, s.Scalar("epsilon", eps))), v.gamma)
+	y := s.AddV2("add_1", s.Mul("mul_1", x, inv), s.Sub("sub", v.beta, s.Mul("mul_2", mean, inv)))
+	y = b.output(s, n.Name, y)
+	if b.Env.Training && s.Err() == nil {
+		b.updateMoving(s, v.movingMean, "moving_mean", mean, decay, tf.Output{}, y)
+		b.updateMoving(s, v.movingVar, "moving_variance", variance, decay, tf.Output{}, y)
+	}
+	return y
 }
 
 // FoldedConvBN is a Conv2D (without bias) and the BatchNorm after it,

@@ -65,7 +65,8 @@ func (c Conv2D) Build(b *Builder, x tf.Output) (tf.Output, error) {
 // with Multiplier filters of its own. Its kernel [kh, kw, in, multiplier]
 // is quantized with one range per output channel (in*multiplier of them,
 // in TF's output order) — tfmot sizes the ranges by the multiplier
-// instead, which is wrong for in > 1. Variables: "<name>/depthwise_kernel",
+// instead, which is wrong for in > 1 (a scheme with
+// TFMOT.DepthwiseRangesByMultiplier does as tfmot). Variables: "<name>/depthwise_kernel",
 // "<name>/bias" [in*multiplier].
 type DepthwiseConv2D struct {
 	Name       string
@@ -114,11 +115,16 @@ func (c DepthwiseConv2D) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	kh, kw, m := int64(c.Kernel[0]), int64(c.Kernel[1]), c.DepthMultiplier()
 	kshape := []int64{kh, kw, in[2], m}
 	k := b.variable(s, "depthwise_kernel", kshape, tfgraph.GlorotUniform{}, true)
-	if q := b.Scheme.Weights(c.Name, true); q != nil {
-		// One range per output channel: view the kernel as
-		// [kh, kw, 1, in*m], whose last axis is the output channel order.
-		flat := s.Reshape("kernel_channels", k, []int64{kh, kw, 1, in[2] * m})
-		k = s.Reshape("kernel_quantized", b.Quantize(s, q, "kernel", flat), kshape)
+	if q := b.weightQuantizer(c.Name, true); q != nil {
+		if b.Scheme.Compat().DepthwiseRangesByMultiplier {
+			// tfmot's ranges: along the kernel's last axis, the multiplier.
+			k = b.Quantize(s, q, "kernel", k)
+		} else {
+			// One range per output channel: view the kernel as
+			// [kh, kw, 1, in*m], whose last axis is the output channel order.
+			flat := s.Reshape("kernel_channels", k, []int64{kh, kw, 1, in[2] * m})
+			k = s.Reshape("kernel_quantized", b.Quantize(s, q, "kernel", flat), kshape)
+		}
 	}
 	y := s.DepthwiseConv2dNative("depthwise", x, k, strides4(c.Strides), padding(c.Padding))
 	if !c.NoBias {

@@ -41,6 +41,9 @@ type Builder struct {
 	// quantizeOutput is false when the next layer takes over the output
 	// quantization (a ReLU or BatchNorm right after a Weighted layer).
 	quantizeOutput bool
+	// floatWeights is set when the next layer keeps its weights in float
+	// (tfmot's no-op config for a layer before a ReLU, on request).
+	floatWeights bool
 
 	init    data.Weights
 	seed    uint64
@@ -157,6 +160,12 @@ func (b *Builder) Weights() []Param { return append([]Param(nil), b.params...) }
 // transforms place quantizers).
 func (b *Builder) SetOutputQuantized(on bool) { b.quantizeOutput = on }
 
+// SetWeightsQuantized says whether the next layer built quantizes its
+// weights as the scheme says (true, the default) or keeps them in float
+// (the weighted layer before a ReLU under
+// qat.TFMOTCompat.FloatKernelBeforeReLU).
+func (b *Builder) SetWeightsQuantized(on bool) { b.floatWeights = !on }
+
 // env returns the quantization Env scoped to s.
 func (b *Builder) env(s *tfgraph.Graph) *qat.Env {
 	e := *b.Env
@@ -174,7 +183,16 @@ func (b *Builder) Quantize(s *tfgraph.Graph, q qat.Quantizer, name string, x tf.
 
 // weights fake-quantizes a layer's weight tensor per the scheme.
 func (b *Builder) weights(s *tfgraph.Graph, layer string, perChannelDefault bool, w tf.Output) tf.Output {
-	return b.Quantize(s, b.Scheme.Weights(layer, perChannelDefault), "kernel", w)
+	return b.Quantize(s, b.weightQuantizer(layer, perChannelDefault), "kernel", w)
+}
+
+// weightQuantizer is the scheme's weight quantizer for layer, or nil when
+// the layer keeps its weights in float.
+func (b *Builder) weightQuantizer(layer string, perChannelDefault bool) qat.Quantizer {
+	if b.floatWeights {
+		return nil
+	}
+	return b.Scheme.Weights(layer, perChannelDefault)
 }
 
 // output fake-quantizes a layer's output per the scheme, unless the next

@@ -87,6 +87,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"num_bits in scheme", "input: [4]\nscheme: {default: {weight_bits: 17}}\nlayers: [{type: dense, units: 2}]\n", []string{"scheme default: weight_bits: num_bits 17 is outside 2..16"}},
 		{"per-channel on pool", "input: [4, 4, 1]\nscheme: {default: {weight_bits: 8}, layers: {p: {weight_bits: 8, per_channel: true}}}\nlayers: [{type: max_pool, name: p}, {type: flatten, name: f}, {type: dense, name: d, units: 2}]\n", []string{"scheme layer p: per_channel set, but the layer has no weights with channels"}},
 		{"scheme names missing layer", "input: [4]\nscheme: {default: {weight_bits: 8}, layers: {nope: {weight_bits: 4}}}\nlayers: [{type: dense, units: 2}]\n", []string{`scheme names layer "nope"`}},
+		{"unknown tfmot key", "input: [4]\nscheme: {default: {weight_bits: 8}, tfmot: {depthwise: true}}\nlayers: [{type: dense, units: 2}]\n", []string{`unknown key "depthwise" in tfmot`, "depthwise_ranges_by_multiplier"}},
 		{"conv without kernel", "input: [4, 4, 1]\nlayers: [{type: conv2d, filters: 2}]\n", []string{"kernel is missing"}},
 		{"dense on image", "input: [4, 4, 1]\nlayers: [{type: dense, units: 2}]\n", []string{"dense input must be [batch, features]", "flatten"}},
 		{"unknown quantizer key", "inputs: 10\nlayers: [{units: 2, weights: {min: 0, max: 1, bits: 8}}]\n", []string{`unknown key "bits" in a quantizer`, "num_bits"}},
@@ -422,5 +423,19 @@ func TestConfigEpochsRoundTrip(t *testing.T) {
 	back, err := ParseConfig(&buf)
 	if err != nil || !reflect.DeepEqual(back, c) {
 		t.Errorf("round trip: %+v, %v; want %+v", back, err, c)
+	}
+}
+
+// TestConfigTFMOTCompat checks that a config's scheme takes tfmot's
+// settings, as qat.TFMOT8Bit sets them.
+func TestConfigTFMOTCompat(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader("input: [4]\nscheme: {default: {weight_bits: 8, activation_bits: 8}, input_bits: 8, " +
+		"tfmot: {depthwise_ranges_by_multiplier: true, float_kernel_before_relu: true, batch_norm_output_after_dense: true}}\n" +
+		"layers: [{type: dense, units: 2}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Scheme, qat.TFMOT8Bit()) {
+		t.Errorf("scheme %+v, want qat.TFMOT8Bit() %+v", c.Scheme, qat.TFMOT8Bit())
 	}
 }

@@ -23,6 +23,8 @@ type node struct {
 	in             [][]int64
 	out            []int64
 	quantizeOutput bool
+	// floatWeights keeps the layer's weights in float (placement rules).
+	floatWeights bool
 }
 
 // graph is a validated model in build order.
@@ -144,7 +146,7 @@ func (m Model) graph() (*graph, error) {
 			g.output = i
 		}
 	}
-	g.place(out)
+	g.place(out, m.Scheme.Compat())
 	return g, nil
 }
 

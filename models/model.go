@@ -110,6 +110,7 @@ func (m Model) Build(b *layers.Builder, x tf.Output) (*Built, error) {
 			xs[i] = outputs[f]
 		}
 		b.SetOutputQuantized(n.quantizeOutput)
+		b.SetWeightsQuantized(!n.floatWeights)
 		var y tf.Output
 		if mg, ok := n.layer.(layers.Merger); ok {
 			y, err = mg.BuildMerge(b, xs)
@@ -118,11 +119,13 @@ func (m Model) Build(b *layers.Builder, x tf.Output) (*Built, error) {
 		}
 		if err != nil {
 			b.SetOutputQuantized(true)
+			b.SetWeightsQuantized(true)
 			return nil, err
 		}
 		outputs[n.name] = y
 	}
 	b.SetOutputQuantized(true)
+	b.SetWeightsQuantized(true)
 	if err := b.Graph().Err(); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,9 @@
 package models
 
-import "github.com/qat-go/qat/layers"
+import (
+	"github.com/qat-go/qat/layers"
+	"github.com/qat-go/qat/qat"
+)
 
 // Where quantizers go between layers, as tfmot's default 8-bit layout
 // transforms place them (default_8bit_transforms.py, applied by
@@ -16,6 +19,11 @@ import "github.com/qat-go/qat/layers"
 //   - Add, Conv2D, DepthwiseConv2D, Dense or a folded Conv+BatchNorm ->
 //     ReLU: quantized after the ReLU (LayerReLUQuantize). A BatchNorm -> ReLU
 //     is treated alike.
+//   - With the scheme's TFMOT settings, two tfmot quirks: a Conv2D,
+//     DepthwiseConv2D or Dense -> ReLU also keeps its weights in float
+//     (FloatKernelBeforeReLU: LayerReLUQuantize's no-op config), and a
+//     linear Dense -> BatchNorm -> ReLU quantizes the BatchNorm's output too
+//     (BatchNormOutputAfterDense).
 //   - layers -> Concatenate: quantized after the concatenation; the
 //     inputs' own output quantizers are dropped (ConcatTransform).
 //     Weighted layers keep theirs, as in tfmot, where theirs belongs to
@@ -23,8 +31,8 @@ import "github.com/qat-go/qat/layers"
 //     in practice (a branch beside the concatenation takes it too), so
 //     the rule never drops its quantizer.
 
-// place sets each node's quantizeOutput.
-func (g *graph) place(output string) {
+// place sets each node's quantizeOutput and floatWeights.
+func (g *graph) place(output string, compat qat.TFMOTCompat) {
 	cons := g.consumers()
 	byName := map[string]int{}
 	for i, n := range g.nodes {
@@ -51,8 +59,16 @@ func (g *graph) place(output string) {
 			}
 		case layers.ReLU:
 			switch l := g.nodes[p].layer.(type) {
-			case layers.Add, layers.FoldedConvBN, layers.BatchNorm:
+			case layers.Add, layers.FoldedConvBN:
 				g.nodes[p].quantizeOutput = false
+			case layers.BatchNorm:
+				if d, ok := producer(g.nodes[p]); ok && compat.BatchNormOutputAfterDense && linearDense(g.nodes[d].layer) {
+					continue
+				}
+				g.nodes[p].quantizeOutput = false
+			case layers.Conv2D, layers.DepthwiseConv2D, layers.Dense:
+				g.nodes[p].quantizeOutput = false
+				g.nodes[p].floatWeights = compat.FloatKernelBeforeReLU
 			default:
 				if _, weighted := l.(layers.Weighted); weighted {
 					g.nodes[p].quantizeOutput = false
@@ -77,6 +93,12 @@ func (g *graph) place(output string) {
 			}
 		}
 	}
+}
+
+// linearDense reports whether l is a Dense without an activation.
+func linearDense(l layers.Layer) bool {
+	_, dense := l.(layers.Dense)
+	return dense && linearWeighted(l)
 }
 
 // linearWeighted reports whether l is a Conv2D, DepthwiseConv2D or Dense

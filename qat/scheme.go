@@ -53,6 +53,31 @@ type Scheme struct {
 	Decay float64 `yaml:"ema_decay,omitempty"`
 	// Schedule delays quantization and freezes ranges and BN statistics.
 	Schedule Schedule `yaml:"schedule,omitempty"`
+	// TFMOT switches on tfmot's own behaviour where this project departs
+	// from it (TFMOT8Bit sets all of it).
+	TFMOT TFMOTCompat `yaml:"tfmot,omitempty"`
+}
+
+// TFMOTCompat reproduces tfmot 0.8.1 where this project's default differs
+// from it on purpose.
+type TFMOTCompat struct {
+	// DepthwiseRangesByMultiplier gives a depthwise kernel [kh, kw, in, m]
+	// its per-channel ranges along its last axis, m of them, as tfmot sizes
+	// them (tfmot issue 808): a single range over all in*m output channels
+	// for the usual multiplier 1. Off, each output channel has its own.
+	DepthwiseRangesByMultiplier bool `yaml:"depthwise_ranges_by_multiplier,omitempty"`
+	// FloatKernelBeforeReLU keeps the weights of a Conv2D, DepthwiseConv2D
+	// or Dense whose output goes only to a ReLU layer in float, as tfmot's
+	// LayerReLUQuantize transform does by giving the layer a no-op config.
+	// Off, they are quantized as anywhere else (the output is quantized
+	// after the ReLU either way).
+	FloatKernelBeforeReLU bool `yaml:"float_kernel_before_relu,omitempty"`
+	// BatchNormOutputAfterDense quantizes the output of a BatchNorm between
+	// a linear Dense and a ReLU as well as the ReLU's, as tfmot does (its
+	// Dense+BatchNorm transform runs before the Dense+BatchNorm+ReLU one,
+	// which then leaves the pair alone). Off, the three are quantized once,
+	// after the ReLU, as Conv2D+BatchNorm+ReLU is in both.
+	BatchNormOutputAfterDense bool `yaml:"batch_norm_output_after_dense,omitempty"`
 }
 
 // Default8Bit is tfmot's default 8-bit scheme (quantize_model): 8-bit
@@ -60,6 +85,22 @@ type Scheme struct {
 // 8-bit EMA activation ranges.
 func Default8Bit() *Scheme {
 	return &Scheme{Default: Policy{WeightBits: 8, ActivationBits: 8}, InputBits: 8}
+}
+
+// TFMOT8Bit is Default8Bit with every TFMOTCompat setting on: the scheme
+// that trains bit for bit as tfmot's quantize_model, differences included.
+func TFMOT8Bit() *Scheme {
+	s := Default8Bit()
+	s.TFMOT = TFMOTCompat{DepthwiseRangesByMultiplier: true, FloatKernelBeforeReLU: true, BatchNormOutputAfterDense: true}
+	return s
+}
+
+// Compat returns the scheme's TFMOT settings (none for a nil scheme).
+func (s *Scheme) Compat() TFMOTCompat {
+	if s == nil {
+		return TFMOTCompat{}
+	}
+	return s.TFMOT
 }
 
 // Bits returns a scheme with weightBits-bit weights and activationBits-bit

@@ -97,6 +97,9 @@ func DefaultRegistry() *Registry {
 // registered gradient is an error naming the op and the path from the loss
 // to it; ops marked NotDifferentiable (StopGradient, ...) stop the flow, so
 // an x reached only through them gets a zero Output, as in TensorFlow.
+// Ops are visited in tf.GradientTape's order (a queue that an op joins
+// when its last consumer is done, in that consumer's input order), so the
+// parts of a gradient are summed in the tape's order too.
 func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, error) {
 	if err := g.Err(); err != nil {
 		return nil, err
@@ -122,7 +125,7 @@ func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, 
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		for _, c := range g.st.consumers[n] {
-			if !fwd[c] {
+			if !fwd[c] && !unrecorded(reg, g.st.nodes[c]) {
 				fwd[c] = true
 				stack = append(stack, c)
 			}
@@ -202,7 +205,9 @@ func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, 
 				}
 			}
 		}
-		var next []string
+		// Ops whose last consumer this was queue up in input order, as in
+		// tf.GradientTape; so the parts of a tensor's gradient arrive, and
+		// are summed, in the tape's order.
 		for _, in := range node.Inputs {
 			p := in.Op.Name()
 			if !between[p] {
@@ -210,11 +215,9 @@ func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, 
 			}
 			pending[p]--
 			if pending[p] == 0 {
-				next = append(next, p)
+				ready = append(ready, p)
 			}
 		}
-		sort.Strings(next)
-		ready = append(ready, next...)
 	}
 	out := make([]tf.Output, len(xs))
 	for i, x := range xs {
@@ -224,6 +227,16 @@ func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, 
 		return nil, fmt.Errorf("gradients: %w", err)
 	}
 	return out, nil
+}
+
+// unrecorded reports whether tf.GradientTape never sees the op: Python's
+// tf.stop_gradient runs StopGradient with recording stopped, so to the tape
+// its output is a constant and the op no consumer of its input. Leaving it
+// off the path keeps the order in which the gradient parts of that input
+// are computed, and so summed, the tape's (tf.nn.moments: the mean's part
+// of d x comes before the variance's).
+func unrecorded(reg *Registry, n *Node) bool {
+	return n.Type() == "StopGradient" && reg.IsNotDifferentiable("StopGradient")
 }
 
 // opGradient aggregates the upstream gradients of node's outputs and calls

@@ -1,6 +1,10 @@
 package tfgraph
 
-import tf "github.com/wamuir/graft/tensorflow"
+import (
+	"fmt"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
 
 // Gradients of neural-network ops, ported from
 // tensorflow/python/ops/nn_grad.py.
@@ -14,6 +18,7 @@ func registerNNGrads(r *Registry) {
 	r.Register("DepthwiseConv2dNative", depthwiseConv2dNativeGrad)
 	r.Register("MaxPool", maxPoolGrad)
 	r.Register("AvgPool", avgPoolGrad)
+	r.Register("FusedBatchNormV3", fusedBatchNormV3Grad)
 }
 
 // softmaxCrossEntropyGrad: d logits = dloss[..., newaxis] * backprop and
@@ -86,6 +91,32 @@ func maxPoolGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 func avgPoolGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 	attrs := copyAttrs(n.Attrs, "ksize", "strides", "padding", "data_format")
 	return []tf.Output{g.Op1("AvgPoolGrad", "AvgPoolGrad", []any{g.shape32("Shape", n.Inputs[0]), dys[0]}, attrs)}, nil
+}
+
+// fusedBatchNormV3Grad follows Python's _BaseFusedBatchNormGrad for NHWC
+// data: FusedBatchNormGradV3 on dy, x and scale, with the op's saved batch
+// statistics (reserve spaces 1 and 2) in training and its mean and variance
+// inputs in inference; reserve space 3 is the op's. Gradients flow to x,
+// scale and offset only; those into the op's other outputs are ignored, as
+// in TensorFlow.
+func fusedBatchNormV3Grad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	if n.Attrs["data_format"] != "NHWC" {
+		return nil, fmt.Errorf("data_format %v: only NHWC is supported", n.Attrs["data_format"])
+	}
+	dy := dys[0]
+	if dy.Op == nil { // only the statistics outputs are used: dy is zero
+		dy = g.ZerosLike("zeros_like", n.Out(0))
+	}
+	r1, r2 := n.Out(3), n.Out(4)
+	if training, _ := n.Attrs["is_training"].(bool); !training {
+		r1, r2 = n.Inputs[3], n.Inputs[4]
+	}
+	attrs := copyAttrs(n.Attrs, "epsilon", "data_format", "is_training")
+	op := g.Op("FusedBatchNormGradV3", "FusedBatchNormGradV3", []any{dy, n.Inputs[0], n.Inputs[1], r1, r2, n.Out(5)}, attrs)
+	if op == nil {
+		return nil, g.Err()
+	}
+	return []tf.Output{op.Output(0), op.Output(1), op.Output(2), {}, {}}, nil
 }
 
 // shape32 adds the dynamic int32 shape of x, as Python's array_ops.shape.

@@ -89,3 +89,39 @@ func (g *Graph) windowAttrs(typ, name string, ksize, strides []int64, padding st
 	}
 	return attrs, true
 }
+
+// FusedBatchNormAttrs are the attributes of FusedBatchNormV3.
+type FusedBatchNormAttrs struct {
+	// Epsilon is added to the variance before its square root.
+	Epsilon float32
+	// Training normalizes with the batch's statistics; otherwise with the
+	// mean and variance inputs.
+	Training bool
+	// ExponentialAvgFactor f (training only) makes the op's running
+	// statistics (1-f)*mean + f*batch_mean and (1-f)*variance +
+	// f*batch_variance; 1 (or 0, taken as 1) returns the batch's own.
+	ExponentialAvgFactor float32
+}
+
+// FusedBatchNormV3 adds TensorFlow's fused batch normalization of x
+// [batch, h, w, channels] (NHWC) over its channel axis, with scale, offset,
+// mean and variance of one value per channel:
+// y = scale * (x - m) / sqrt(v + epsilon) + offset, where m and v are the
+// batch's mean and population variance in training and the mean and
+// variance inputs in inference. runningMean and runningVar are the op's
+// outputs 1 and 2: in training, the exponential averages of the inputs with
+// the batch's mean and its variance with Bessel's n/(n-1) correction; in
+// inference, the mean and variance inputs.
+func (g *Graph) FusedBatchNormV3(name string, x, scale, offset, mean, variance tf.Output, a FusedBatchNormAttrs) (y, runningMean, runningVar tf.Output) {
+	f := a.ExponentialAvgFactor
+	if f == 0 {
+		f = 1
+	}
+	op := g.Op("FusedBatchNormV3", name, []any{x, scale, offset, mean, variance}, map[string]any{
+		"epsilon": a.Epsilon, "exponential_avg_factor": f, "data_format": "NHWC", "is_training": a.Training,
+	})
+	if op == nil {
+		return tf.Output{}, tf.Output{}, tf.Output{}
+	}
+	return op.Output(0), op.Output(1), op.Output(2)
+}

@@ -4,7 +4,8 @@ gradient-registry tests.
 usage: op_gradients.py CASES.json OUT.json
 Each case: {"name", "op", "inputs": [{"arg", "dtype", "shape", "values",
 "diff"} | {"arg", "list": [tensor...], "diff"}], "attrs": {...},
-"upstream": [tensor or null per op output]}. Output: {name: [grad values or
+"upstream": [tensor or null per op output]}; "op" names a raw op or one
+of COMPOSITES. Output: {name: [grad values or
 null, one per differentiable input (each list item counts as one)]}.
 """
 import json
@@ -24,6 +25,22 @@ def tensor(spec):
     return tf.constant(np.array(spec["values"], dtype=spec["dtype"]).reshape(spec["shape"] or []))
 
 
+def moments_batch_normalization(x, scale, offset, epsilon):
+    """Training-mode batch norm from its parts, as Keras's non-fused path."""
+    mean, variance = tf.nn.moments(x, list(range(len(x.shape) - 1)))
+    return tf.nn.batch_normalization(x, mean, variance, offset, scale, epsilon)
+
+
+def fan_out_three(x, k):
+    """x feeds three ops whose gradients meet at x."""
+    return tf.add_n([x * k, tf.square(x), tf.exp(x)])
+
+
+# Composite cases: several ops, built by a function instead of one raw op.
+COMPOSITES = {"moments_batch_normalization": moments_batch_normalization,
+              "fan_out_three": fan_out_three}
+
+
 def run(case):
     args, sources = {}, []
     for inp in case["inputs"]:
@@ -40,7 +57,8 @@ def run(case):
     with tf.GradientTape() as tape:
         for s in sources:
             tape.watch(s)
-        out = getattr(tf.raw_ops, case["op"])(**args, **(case.get("attrs") or {}))
+        op = COMPOSITES.get(case["op"]) or getattr(tf.raw_ops, case["op"])
+        out = op(**args, **(case.get("attrs") or {}))
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     targets, ups = [], []
     for o, up in zip(outs, case["upstream"]):
