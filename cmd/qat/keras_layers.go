@@ -46,6 +46,8 @@ type translated struct {
 // config: whether it is the model's output.
 type kerasContext struct {
 	isOutput bool
+	// keras3 is set when Keras 3 read the model (not tf_keras).
+	keras3 bool
 }
 
 // kerasTranslators maps a Keras layer class to its translation: one small
@@ -317,7 +319,7 @@ func kerasDepthwise(k kerasSettings, ctx kerasContext) (translated, error) {
 	return translated{layer: &l, vars: vars, note: note}, err
 }
 
-func kerasBatchNorm(k kerasSettings, _ kerasContext) (translated, error) {
+func kerasBatchNorm(k kerasSettings, ctx kerasContext) (translated, error) {
 	// The axis must be the last: -1, or the index of the last axis
 	// counting the batch axis (tf_keras writes it as a one-element list).
 	axis := k.l.Config["axis"]
@@ -346,6 +348,11 @@ func kerasBatchNorm(k kerasSettings, _ kerasContext) (translated, error) {
 	}
 	if e, ok := k.number("epsilon"); ok && e != layers.DefaultBNEpsilon {
 		l.Epsilon = e
+	}
+	// Keras 3 has only the non-fused path; tf_keras fuses 4-D batch norms
+	// unless the layer says fused=False.
+	if fused, set := k.l.Config["fused"].(bool); ctx.keras3 || (set && !fused) {
+		l.Fused = new(bool)
 	}
 	vars := map[string]string{"gamma": "gamma", "beta": "beta", "moving_mean": "moving_mean", "moving_variance": "moving_variance"}
 	return translated{layer: &l, vars: vars}, nil

@@ -76,7 +76,7 @@ func translateKeras(km *kerasModel, arrays map[string]data.Array) (*importedMode
 		if km.Class == "Sequential" && len(ins) == 0 {
 			ins = []string{prev}
 		}
-		t, err := translate(k, kerasContext{isOutput: l.Name == km.Outputs[0]})
+		t, err := translate(k, kerasContext{isOutput: l.Name == km.Outputs[0], keras3: strings.HasPrefix(km.Keras, "keras ")})
 		if err != nil {
 			return nil, err
 		}
