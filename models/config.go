@@ -107,15 +107,15 @@ type LayerConfig struct {
 	Name string `yaml:"name"`
 	// Inputs names the layers (or "input", the model's) whose outputs the
 	// layer takes; omitted, it takes the previous layer's.
-	Inputs     []string         `yaml:"inputs,omitempty,flow"`
-	Axis       int              `yaml:"axis,omitempty"`
-	Pad        []int            `yaml:"pad,omitempty,flow"`
-	Rate       float64          `yaml:"rate,omitempty"`
-	Shape      []int64          `yaml:"shape,omitempty,flow"`
+	Inputs []string `yaml:"inputs,omitempty,flow"`
+	Axis   int      `yaml:"axis,omitempty"`
+	Pad    []int    `yaml:"pad,omitempty,flow"`
+	Rate   float64  `yaml:"rate,omitempty"`
+	Shape  []int64  `yaml:"shape,omitempty,flow"`
 	// Fused, for a batch_norm, false takes Keras's non-fused path on 4-D
 	// input too (Keras's fused=False, and Keras 3's only path); nil or true,
 	// tf_keras's default FusedBatchNormV3.
-	Fused *bool `yaml:"fused,omitempty"`
+	Fused      *bool            `yaml:"fused,omitempty"`
 	Units      int              `yaml:"units,omitempty"`
 	Filters    int              `yaml:"filters,omitempty"`
 	Multiplier int              `yaml:"multiplier,omitempty"`
