@@ -29,7 +29,7 @@ $(MNIST_DATA):
 OUT ?= out
 .DEFAULT_GOAL := build
 
-.PHONY: deps build run test race vet fmt-check clean mnist
+.PHONY: deps build run test race vet fmt-check clean mnist mnist-zoo bench
 deps: .deps/cgo.mk $(MNIST_DATA)
 
 build: $(MNIST_DATA)
@@ -59,6 +59,33 @@ mnist: build
 		--init $(OUT)/mnist/float0/weights.npz --out $(OUT)/mnist/float
 	./bin/qat train --config configs/mnist_cnn_qat8.yaml --threads 2 --init $(OUT)/mnist/float/weights.npz --out $(OUT)/mnist/qat8
 	./bin/qat train --config configs/mnist_cnn_w4a8.yaml --threads 2 --init $(OUT)/mnist/float/weights.npz --out $(OUT)/mnist/w4a8
+
+## bench: this project against Python TF/Keras/tfmot on issue 12's workloads,
+## side by side (about 10 minutes; BENCH_QUICK=1 for a 3-repeat check).
+## Writes BENCHMARKS.md and bench/results.json. Not part of test.
+bench: $(MNIST_DATA)
+	$(GO) build -o bin/bench-worker ./bench/goworker
+	$(GO) run ./bench
+
+## mnist-zoo: the README's table for the real-sized models (about an hour on
+## 2 cores). ResNet-8: float 2 epochs at 1e-3 + 1 at 1e-4, QAT 1 epoch at
+## 1e-4. MobileNetV2-0.35, shortened: float 1 epoch at 1e-3 + ZOO_STEPS
+## steps at 1e-4, QAT ZOO_STEPS steps at 1e-4. QAT starts from the float weights.
+ZOO_STEPS ?= 300
+ZOO := $(OUT)/mnist-zoo
+mnist-zoo: build
+	./bin/qat train --config configs/mnist_resnet8_float.yaml --threads 2 --out $(ZOO)/resnet8/float0
+	./bin/qat train --config configs/mnist_resnet8_float.yaml --threads 2 --epochs 1 --lr 0.0001 \
+		--init $(ZOO)/resnet8/float0/weights.npz --out $(ZOO)/resnet8/float
+	./bin/qat train --config configs/mnist_resnet8_qat8.yaml --threads 2 --init $(ZOO)/resnet8/float/weights.npz --out $(ZOO)/resnet8/qat8
+	./bin/qat train --config configs/mnist_resnet8_w4a8.yaml --threads 2 --init $(ZOO)/resnet8/float/weights.npz --out $(ZOO)/resnet8/w4a8
+	./bin/qat train --config configs/mnist_mobilenetv2_float.yaml --threads 2 --out $(ZOO)/mobilenetv2/float0
+	./bin/qat train --config configs/mnist_mobilenetv2_float.yaml --threads 2 --steps $(ZOO_STEPS) --lr 0.0001 \
+		--init $(ZOO)/mobilenetv2/float0/weights.npz --out $(ZOO)/mobilenetv2/float
+	./bin/qat train --config configs/mnist_mobilenetv2_qat8.yaml --threads 2 --steps $(ZOO_STEPS) \
+		--init $(ZOO)/mobilenetv2/float/weights.npz --out $(ZOO)/mobilenetv2/qat8
+	./bin/qat train --config configs/mnist_mobilenetv2_w4a8.yaml --threads 2 --steps $(ZOO_STEPS) \
+		--init $(ZOO)/mobilenetv2/float/weights.npz --out $(ZOO)/mobilenetv2/w4a8
 
 fmt-check:
 	@files=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*')); \

@@ -129,6 +129,13 @@ func NewBatcher(d Dataset, batchSize int, seed uint64) (*Batcher, error) {
 	}, nil
 }
 
+// Clone returns a Batcher over the same data, batch size and seed at the
+// same position, which may be used on another goroutine than b.
+func (b *Batcher) Clone() *Batcher {
+	c := *b
+	return &c
+}
+
 // StepsPerEpoch returns the number of full batches in an epoch, N / batch
 // size (as Keras's steps_per_epoch); the examples left over in an epoch's
 // order are not used in that epoch.

@@ -128,6 +128,28 @@ func (b *Builder) variable(s *tfgraph.Graph, name string, shape []int64, init tf
 	return read
 }
 
+// Variable returns the read of the layer variable name (made within s, the
+// layer's scope) of the given shape, creating it on first use from the
+// Builder's initial values or init; a trainable one is trained. A second
+// build with the same Builder reuses it. It is how a layer of your own
+// makes its weights.
+func (b *Builder) Variable(s *tfgraph.Graph, name string, shape []int64, init tfgraph.Initializer, trainable bool) tf.Output {
+	return b.variable(s, name, shape, init, trainable)
+}
+
+// QuantizeWeights fake-quantizes a weight tensor of layer as the scheme
+// says (per channel on the last axis where perChannelDefault and the scheme
+// leave it so), under the name "kernel" within s.
+func (b *Builder) QuantizeWeights(s *tfgraph.Graph, layer string, perChannelDefault bool, w tf.Output) tf.Output {
+	return b.weights(s, layer, perChannelDefault, w)
+}
+
+// QuantizeOutput fake-quantizes layer's output as the scheme says, unless
+// the model's placement rules hand it to a later layer.
+func (b *Builder) QuantizeOutput(s *tfgraph.Graph, layer string, y tf.Output) tf.Output {
+	return b.output(s, layer, y)
+}
+
 // Weights lists the model's trainable variables (not the quantizer ranges)
 // in the order built, with the values read in the first build.
 func (b *Builder) Weights() []Param { return append([]Param(nil), b.params...) }

@@ -81,7 +81,10 @@ func (z ZeroPadding2D) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	s := g.Scope(z.Name)
 	p := z.Pad
 	pads := s.Const("paddings", [][]int32{{0, 0}, {int32(p[0]), int32(p[1])}, {int32(p[2]), int32(p[3])}, {0, 0}})
-	y := s.Op1("Pad", "Pad", []any{x, pads}, nil)
+	// The Identity keeps a Conv2D after the padding from taking Pad in:
+	// TensorFlow's oneDNN graph pass would run the two as one kernel,
+	// whose sums differ from eager Keras's in the last bit.
+	y := s.Identity("Identity", s.Op1("Pad", "Pad", []any{x, pads}, nil))
 	if err := g.Err(); err != nil {
 		return tf.Output{}, fmt.Errorf("layer %s: %w", z.Name, err)
 	}

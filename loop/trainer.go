@@ -65,6 +65,7 @@ type Trainer struct {
 	train   *tf.Operation
 	feeds   map[tf.Output]*tf.Tensor // full-batch data, fed every step
 	batches *data.Batcher
+	ahead   *prefetcher // draws the next batch while a step runs
 	params  []layers.Param
 	vars    []*tfgraph.Variable
 	reads   []tf.Output     // one read per variable, for State
@@ -125,6 +126,9 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	t.graph = g
 	t.x = g.Placeholder("x", tf.Float, append([]int64{batch}, m.Input...))
 	t.y = g.Placeholder("y", tf.Float, []int64{batch, int64(m.Classes())})
+	if t.batches != nil {
+		t.ahead = newPrefetcher(t.batches, t.x, t.y)
+	}
 	zero, err := tf.NewTensor(int64(0))
 	if err != nil {
 		return nil, fmt.Errorf("step counter: %w", err)
@@ -250,13 +254,15 @@ func (t *Trainer) Step() (float32, error) {
 func (t *Trainer) stepLocked() (float32, int, error) {
 	feeds := t.feeds
 	if t.batches != nil {
-		before := t.batches.State()
-		x, y := t.batches.Next()
-		var err error
-		if feeds, err = feedXY(t.x, t.y, x, y); err != nil {
-			_ = t.batches.SetState(before) // a position State returned
+		b := t.ahead.take(t.batches.State())
+		if b.err != nil {
+			return 0, t.step + 1, fmt.Errorf("step %d: %w", t.step+1, b.err)
+		}
+		if err := t.batches.SetState(b.next); err != nil {
 			return 0, t.step + 1, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
+		feeds = b.feeds
+		t.ahead.start(b.next) // the next batch is gathered while this step runs
 	}
 	return t.run(feeds)
 }
@@ -357,5 +363,8 @@ func (t *Trainer) subset(names map[string]bool) (data.Weights, error) {
 func (t *Trainer) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.ahead != nil {
+		t.ahead.wait()
+	}
 	return t.session.Close()
 }

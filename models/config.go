@@ -112,6 +112,10 @@ type LayerConfig struct {
 	Pad        []int            `yaml:"pad,omitempty,flow"`
 	Rate       float64          `yaml:"rate,omitempty"`
 	Shape      []int64          `yaml:"shape,omitempty,flow"`
+	// Fused, for a batch_norm, false takes Keras's non-fused path on 4-D
+	// input too (Keras's fused=False, and Keras 3's only path); nil or true,
+	// tf_keras's default FusedBatchNormV3.
+	Fused *bool `yaml:"fused,omitempty"`
 	Units      int              `yaml:"units,omitempty"`
 	Filters    int              `yaml:"filters,omitempty"`
 	Multiplier int              `yaml:"multiplier,omitempty"`
@@ -188,6 +192,7 @@ type (
 		Pad        []int         `yaml:"pad"`
 		Rate       *float64      `yaml:"rate"`
 		Shape      []int64       `yaml:"shape"`
+		Fused      *bool         `yaml:"fused"`
 		Units      *int          `yaml:"units"`
 		Filters    int           `yaml:"filters"`
 		Multiplier *int          `yaml:"multiplier"`
@@ -314,7 +319,7 @@ func (r *rawConfig) resolve() (*Config, error) {
 	for i, rl := range r.Layers {
 		l := LayerConfig{Type: rl.Type, Name: rl.Name, Filters: rl.Filters,
 			Kernel: rl.Kernel, Strides: rl.Strides, Size: rl.Size, Padding: rl.Padding, Activation: rl.Activation,
-			NoBias: rl.NoBias, Inputs: rl.Inputs, Pad: rl.Pad, Shape: rl.Shape}
+			NoBias: rl.NoBias, Inputs: rl.Inputs, Pad: rl.Pad, Shape: rl.Shape, Fused: rl.Fused}
 		if rl.Inputs != nil && len(rl.Inputs) == 0 {
 			return nil, fmt.Errorf("layer %d (%s): inputs is empty; name the layers it takes, or omit it for the previous one", i+1, rl.Name)
 		}
@@ -575,7 +580,7 @@ var knownKeys = map[string]struct{ where, keys string }{
 	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm"},
 	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused"},
 	"models.rawData":      {"data", "examples, npz, mnist"},
-	"models.rawLayer":     {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, axis, pad, rate, shape, weights, bias, output"},
+	"models.rawLayer":     {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},
 	"qat.Scheme":          {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
 	"qat.TFMOTCompat":     {"tfmot", "depthwise_ranges_by_multiplier, float_kernel_before_relu, batch_norm_output_after_dense"},
 	"qat.Policy":          {"a scheme policy", "weight_bits, activation_bits, per_channel, asymmetric, learnable_ranges"},

@@ -66,7 +66,7 @@ var layerKeys = map[string][]string{
 	TypeFlatten:        nil,
 	TypeReLU:           nil,
 	TypeReLU6:          nil,
-	TypeBatchNorm:      {"momentum", "epsilon"},
+	TypeBatchNorm:      {"momentum", "epsilon", "fused"},
 	TypeAdd:            nil,
 	TypeConcatenate:    {"axis"},
 	TypeGlobalAvgPool:  nil,
@@ -85,7 +85,7 @@ func (l LayerConfig) given() []string {
 		{"units", l.Units != 0}, {"filters", l.Filters != 0}, {"multiplier", l.Multiplier != 0},
 		{"kernel", l.Kernel != nil}, {"strides", l.Strides != nil}, {"size", l.Size != nil},
 		{"padding", l.Padding != ""}, {"activation", l.Activation != ""}, {"no_bias", l.NoBias},
-		{"momentum", l.Momentum != 0}, {"epsilon", l.Epsilon != 0},
+		{"momentum", l.Momentum != 0}, {"epsilon", l.Epsilon != 0}, {"fused", l.Fused != nil},
 		{"axis", l.Axis != 0}, {"pad", l.Pad != nil}, {"rate", l.Rate != 0}, {"shape", l.Shape != nil},
 		{"weights", l.Weights != nil}, {"bias", l.Bias != nil}, {"output", l.Output != nil},
 	} {
@@ -194,7 +194,7 @@ func (l LayerConfig) layer() (layers.Layer, error) {
 	case TypeReLU, TypeReLU6:
 		return layers.ReLU{Name: l.Name, Max6: l.Type == TypeReLU6}, nil
 	case TypeBatchNorm:
-		return layers.BatchNorm{Name: l.Name, Momentum: l.Momentum, Epsilon: l.Epsilon}, nil
+		return layers.BatchNorm{Name: l.Name, Momentum: l.Momentum, Epsilon: l.Epsilon, NonFused: l.Fused != nil && !*l.Fused}, nil
 	case TypeAdd:
 		return layers.Add{Name: l.Name}, nil
 	case TypeConcatenate:

@@ -5,6 +5,7 @@
 //	qat export --from out/run              # SavedModel of a trained model
 //	qat eval --saved-model out/run/saved_model      # its accuracy on MNIST
 //	qat convert --saved-model out/run/saved_model   # int8 TFLite
+//	qat import model.keras --out out/imported       # a Keras model as config + weights
 //	qat version
 package main
 
@@ -68,7 +69,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newTrain(), newExport(), newEval(), newConvert(), &cobra.Command{
+	root.AddCommand(newTrain(), newExport(), newEval(), newConvert(), newImport(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the TensorFlow version qat runs on",
 		Args:  cobra.NoArgs,

@@ -43,11 +43,13 @@ Writes DIR/losses.csv, DIR/initial_weights.npz, DIR/weights.npz (the final
 float master weights), DIR/ranges.npz and DIR/config.yaml (and
 DIR/metrics.json for MNIST).
 
---init and weights.npz key each array by its variable: <layer>/kernel and
-<layer>/bias for dense and conv2d layers (depthwise_conv2d:
-<layer>/depthwise_kernel; batch_norm: <layer>/gamma, beta, moving_mean,
-moving_variance), <layer>/weight_fp and <layer>/bias_fp for the article's
-quantized_dense layers (--example 1, 2, 3).
+--init and weights.npz key each array by its variable, <layer>/<variable>:
+<layer>/kernel and <layer>/bias for dense and conv2d layers
+(depthwise_conv2d: <layer>/depthwise_kernel and <layer>/bias; batch_norm:
+<layer>/gamma, beta, moving_mean, moving_variance; the article's
+quantized_dense layers of --example 1, 2, 3: <layer>/weight_fp and
+<layer>/bias_fp). An earlier run's weights.npz is a valid --init for the
+same model, and so is the weights.npz qat import writes from a Keras model.
 
 Checkpoints of the whole training state (variables, Adam's slots, the step,
 the data order, the losses so far) go to DIR/checkpoints: one at the end of
@@ -70,7 +72,7 @@ up to and including the NaN step, unless no step of this command succeeded.`,
 	fl := c.Flags()
 	fl.IntVar(&f.example, "example", 3, "train the article's example `N` (1, 2 or 3)")
 	fl.StringVar(&f.config, "config", "", "train the model in this YAML `file` (overrides --example)")
-	fl.StringVar(&f.init, "init", "", "initial weights from this .npz `file` (keys <layer>/kernel, <layer>/bias for dense and conv2d; <layer>/weight_fp, <layer>/bias_fp for quantized_dense and the examples; see above)")
+	fl.StringVar(&f.init, "init", "", "initial weights from this .npz `file`: one array per variable, <layer>/<variable> (e.g. c1/kernel, bn1/gamma; an earlier run's weights.npz or qat import's; see above)")
 	fl.StringVar(&f.data, "data", "", "training data from this .npz `file` with x [N, inputs] and y one-hot [N, classes] (default: 100 synthetic examples)")
 	fl.IntVar(&f.steps, "steps", 0, "train for `N` steps (default 100, or the config's steps or epochs)")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed for initial weights and synthetic data (default 1, or the config's)")
