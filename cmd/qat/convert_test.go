@@ -232,7 +232,10 @@ func trainExportConvert(t *testing.T, config string, maxSteps float64) {
 	if float64(agree) < 0.995*float64(n) {
 		t.Errorf("argmax agreement %d of %d < 99.5%%", agree, n)
 	}
-	if worst > maxSteps {
+	// Both outputs lie on the int8 output grid, so a difference is a whole
+	// number of steps; the tolerance absorbs the float rounding of the
+	// division (3 steps measured as 3.0000106).
+	if worst > maxSteps+1e-4 {
 		t.Errorf("logits differ by up to %.2f quantization steps > %g", worst, maxSteps)
 	}
 	if math.Abs(liteAcc-goAcc) > 0.002 {
