@@ -1,74 +1,10 @@
 package loop_test
 
 import (
-	"testing"
-
-	"github.com/qat-go/qat/data/mnist"
 	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
 )
-
-// TestTFMOTBlockParity trains a MobileNetV2 inverted residual block and a
-// ResNet basic block (each after a strided Conv-BN-ReLU stem, with a
-// Flatten-Dense(10) head) for 30 steps in Go with qat.TFMOT8Bit and with
-// tfmot's quantize_model + tf_keras Adam (tfmot_reference.py), and expects
-// every loss, every final variable and the inference logits bit-identical.
-// Both are graphs: the block's input also feeds its Add.
-func TestTFMOTBlockParity(t *testing.T) {
-	train, _, err := mnist.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name  string
-		model models.Model
-	}{
-		{"mobilenetv2_block", mobileNetV2Block(qat.TFMOT8Bit())},
-		{"resnet_block", resNetBlock(qat.TFMOT8Bit())},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			tfmotParity(t, train, c.name, c.model, 30, 0)
-		})
-	}
-}
-
-// TestTFMOTQuirksParity trains, as TestTFMOTBlockParity, two models where
-// tfmot places quantizers in its own way, which qat.TFMOT8Bit reproduces:
-// a Conv2D or Dense followed by a separate ReLU layer keeps its kernel in
-// float (TFMOTCompat.FloatKernelBeforeReLU), and Dense-BatchNorm-ReLU
-// quantizes the batch norm's output as well as the ReLU's
-// (TFMOTCompat.BatchNormOutputAfterDense).
-func TestTFMOTQuirksParity(t *testing.T) {
-	train, _, err := mnist.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name  string
-		model models.Model
-	}{
-		{"cnn_relu", models.Model{Input: []int64{28, 28, 1}, Scheme: qat.TFMOT8Bit(), Layers: []layers.Layer{
-			layers.Conv2D{Name: "c1", Filters: 8, Kernel: [2]int{3, 3}},
-			layers.ReLU{Name: "r1"},
-			layers.MaxPool{Name: "p1"},
-			layers.Flatten{Name: "f"},
-			layers.Dense{Name: "d1", Units: 32},
-			layers.ReLU{Name: "r2"},
-			layers.Dense{Name: "d2", Units: 10},
-		}}},
-		{"mlp_bn_relu", models.Model{Input: []int64{784}, Scheme: qat.TFMOT8Bit(), Layers: []layers.Layer{
-			layers.Dense{Name: "d1", Units: 64},
-			layers.BatchNorm{Name: "bn1"},
-			layers.ReLU{Name: "r1"},
-			layers.Dense{Name: "d2", Units: 10},
-		}}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			tfmotParity(t, train, c.name, c.model, 30, 0)
-		})
-	}
-}
 
 // convBN is a Conv2D (same padding, no bias), a BatchNorm and, if relu is
 // named, a ReLU (ReLU6 with max6), as the reference script's conv_bn.
@@ -105,4 +41,29 @@ func resNetBlock(s *qat.Scheme) models.Model {
 	ls = append(ls, layers.Add{Name: "add"}, layers.ReLU{Name: "r2"}, layers.Flatten{Name: "f"}, layers.Dense{Name: "d", Units: 10})
 	return models.Model{Input: []int64{28, 28, 1}, Scheme: s, Layers: ls,
 		From: map[string][]string{"add": {"r0", "bn2"}}}
+}
+
+// cnnReLU is a CNN whose convolution and dense layer are each followed by
+// a separate ReLU layer: tfmot keeps their kernels in float.
+func cnnReLU(s *qat.Scheme) models.Model {
+	return models.Model{Input: []int64{28, 28, 1}, Scheme: s, Layers: []layers.Layer{
+		layers.Conv2D{Name: "c1", Filters: 8, Kernel: [2]int{3, 3}},
+		layers.ReLU{Name: "r1"},
+		layers.MaxPool{Name: "p1"},
+		layers.Flatten{Name: "f"},
+		layers.Dense{Name: "d1", Units: 32},
+		layers.ReLU{Name: "r2"},
+		layers.Dense{Name: "d2", Units: 10},
+	}}
+}
+
+// mlpBNReLU is Dense-BatchNorm-ReLU-Dense: tfmot quantizes the batch
+// norm's output as well as the ReLU's.
+func mlpBNReLU(s *qat.Scheme) models.Model {
+	return models.Model{Input: []int64{784}, Scheme: s, Layers: []layers.Layer{
+		layers.Dense{Name: "d1", Units: 64},
+		layers.BatchNorm{Name: "bn1"},
+		layers.ReLU{Name: "r1"},
+		layers.Dense{Name: "d2", Units: 10},
+	}}
 }

@@ -9,31 +9,43 @@ import (
 	"github.com/qat-go/qat/qat"
 )
 
-// TestTFMOTBatchNormParity trains a model with BatchNormalization on 2-D
-// input (Keras's non-fused path: tf.nn.moments, tf.nn.batch_normalization,
-// AssignSub updates) and two on 4-D inputs (Keras's fused path:
-// FusedBatchNormV3, FusedBatchNormGradV3 and the moving statistics
-// averaged inside the kernel) for 30 steps in Go
-// and with tfmot.quantization.keras.quantize_model + tf_keras Adam
-// (third_party/reference/tfmot_reference.py), and expects every step's
-// loss and every final variable — weights, batch-norm gamma, beta and
-// moving statistics, quantizer ranges — bit-identical. The scheme is
-// qat.TFMOT8Bit: tfmot gives the depthwise kernel one range (issue 808).
-func TestTFMOTBatchNormParity(t *testing.T) {
+// TestTFMOTModelParity trains each model for 30 steps in Go with
+// qat.TFMOT8Bit and with tfmot.quantization.keras.quantize_model +
+// tf_keras Adam (third_party/reference/tfmot_reference.py), and expects
+// every step's loss, every final variable (weights, batch-norm gamma, beta
+// and moving statistics, quantizer ranges) and the inference logits
+// bit-identical:
+//   - batch norm on 2-D input (Keras's non-fused path: tf.nn.moments,
+//     tf.nn.batch_normalization, AssignSub updates) and on 4-D inputs
+//     (the fused path: FusedBatchNormV3, FusedBatchNormGradV3, the moving
+//     statistics averaged inside the kernel); tfmot gives the depthwise
+//     kernel one range (issue 808);
+//   - a MobileNetV2 inverted residual block and a ResNet basic block, each
+//     after a strided Conv-BN-ReLU stem with a Flatten-Dense(10) head:
+//     graphs, whose block input also feeds the Add;
+//   - tfmot's own placements, which qat.TFMOT8Bit reproduces: a kernel kept
+//     in float before a separate ReLU (TFMOTCompat.FloatKernelBeforeReLU),
+//     and Dense-BatchNorm-ReLU quantizing the batch norm's output too
+//     (TFMOTCompat.BatchNormOutputAfterDense).
+func TestTFMOTModelParity(t *testing.T) {
 	train, _, err := mnist.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name  string
-		model models.Model
+		model func(*qat.Scheme) models.Model
 	}{
-		{"mlp_bn", mlpBN(qat.TFMOT8Bit())},
-		{"cnn_bn", cnnBN(qat.TFMOT8Bit())},
-		{"mobilenet_block", mobileNetBlock(qat.TFMOT8Bit())},
+		{"mlp_bn", mlpBN},
+		{"cnn_bn", cnnBN},
+		{"mobilenet_block", mobileNetBlock},
+		{"mobilenetv2_block", mobileNetV2Block},
+		{"resnet_block", resNetBlock},
+		{"cnn_relu", cnnReLU},
+		{"mlp_bn_relu", mlpBNReLU},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tfmotParity(t, train, c.name, c.model, 30, 0)
+			tfmotParity(t, train, c.name, c.model(qat.TFMOT8Bit()), 30, 0)
 		})
 	}
 }
