@@ -37,19 +37,16 @@ func Page(r Results, previous string) string {
 	return b.String()
 }
 
-// loaded says whether the one-minute load average at either end of the
-// run was above half the CPUs.
+// loaded says whether the one-minute load average at the start of the run
+// was above half the CPUs. The load at the end does not count: by then the
+// benchmark's own workers (up to the machine's threads) are in it.
 func loaded(m Machine) bool {
-	for _, l := range []string{m.LoadStart, m.LoadEnd} {
-		f := strings.Fields(l)
-		if len(f) == 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(f[0], 64); err == nil && v > float64(m.NProc)/2 {
-			return true
-		}
+	f := strings.Fields(m.LoadStart)
+	if len(f) == 0 {
+		return false
 	}
-	return false
+	v, err := strconv.ParseFloat(f[0], 64)
+	return err == nil && v > float64(m.NProc)/2
 }
 
 const method = `Each contender is a long-lived worker process (bench/goworker for Go, ` +
@@ -64,7 +61,7 @@ const method = `Each contender is a long-lived worker process (bench/goworker fo
 	"tf.config.threading's intra- and inter-op pools to n (tf.data keeps its own threads). " +
 	"W1 fetches every step's loss on both sides (Go's trainer returns it); Python's steps are the article's " +
 	"train_step (Keras 3) under tf.function, tf.function(jit_compile=True), or eager. " +
-	"W2 and the float CNN train on MNIST, batch 64: Go's loop.Trainer gathers each shuffled batch itself; " +
+	"W2 and the float CNN train on MNIST, batch 64: Go's loop.Trainer gathers each shuffled batch itself, on another goroutine while the step before runs; " +
 	"Keras runs one model.fit over a tf.data pipeline (shuffle each epoch, repeat, batch, prefetch) for the worker's " +
 	"whole life, a callback answering the requests between batches, so a block is fit's steady-state time per step without its start-up. " +
 	"Inference: Go exports the 8-bit QAT CNN once (savedmodel.Export, after 20 training steps); Go's " +
