@@ -1,5 +1,5 @@
 // Package mnist provides the MNIST handwritten digits (60000 training and
-// 10000 test images of 28x28 gray pixels, labels 0-9) as models.Dataset
+// 10000 test images of 28x28 gray pixels, labels 0-9) as data.Dataset
 // values.
 //
 // The data are embedded in the binary from the four gzipped idx files shipped
