@@ -87,12 +87,14 @@ func (n BatchNorm) variables(b *Builder, s *tfgraph.Graph, channels int64) bnVar
 }
 
 // moments returns the batch mean and (population) variance of x over every
-// axis but the last, as tf.nn.moments.
+// axis but the last, as tf.nn.moments, under the scope "moments" as Keras
+// names them (see unfused for why the names matter).
 func moments(s *tfgraph.Graph, x tf.Output, rank int) (mean, variance tf.Output) {
 	axes := make([]int32, rank-1)
 	for i := range axes {
 		axes[i] = int32(i)
 	}
+	s = s.Scope("moments")
 	mean = s.Mean("mean", x, axes, false)
 	variance = s.Mean("variance", s.SquaredDifference("SquaredDifference", x, s.StopGradient("StopGradient", mean)), axes, false)
 	return mean, variance
@@ -155,13 +157,24 @@ func (n BatchNorm) fused(b *Builder, s *tfgraph.Graph, x tf.Output, v bnVars, de
 // unfused is Keras's path for other ranks: the ops of tf.nn.moments and
 // tf.nn.batch_normalization, and the moving statistics updated by
 // AssignSub after the output.
+//
+// The ops are named as Keras names them ("moments/...", "batchnorm/...")
+// because in graph mode the names decide how x's gradient is summed:
+// Grappler's arithmetic optimizer sorts the inputs of commutative ops such
+// as AddN by name, and AddN adds its inputs in order. x's gradient has
+// three parts, through batchnorm/mul_1, moments/SquaredDifference and
+// moments/mean; with Keras's names (and so with these, under
+// gradients/<op name>/) they are summed in that order. Other names give
+// another order, other rounding and, in training, a different d1/bias (whose
+// true gradient before a batch norm is 0, so its computed one is all noise).
 func (n BatchNorm) unfused(b *Builder, s *tfgraph.Graph, x tf.Output, v bnVars, decay, eps float32, rank int) tf.Output {
 	mean, variance := v.mean, v.variance
 	if b.Env.Training {
 		mean, variance = moments(s, x, rank)
 	}
-	inv := s.Mul("mul", s.Rsqrt("Rsqrt", s.AddV2("add", variance, s.Scalar("epsilon", eps))), v.gamma)
-	y := s.AddV2("add_1", s.Mul("mul_1", x, inv), s.Sub("sub", v.beta, s.Mul("mul_2", mean, inv)))
+	bn := s.Scope("batchnorm")
+	inv := bn.Mul("mul", bn.Rsqrt("Rsqrt", bn.AddV2("add", variance, bn.Scalar("epsilon", eps))), v.gamma)
+	y := bn.AddV2("add_1", bn.Mul("mul_1", x, inv), bn.Sub("sub", v.beta, bn.Mul("mul_2", mean, inv)))
 	y = b.output(s, n.Name, y)
 	if b.Env.Training && s.Err() == nil {
 		b.updateMoving(s, v.movingMean, "moving_mean", mean, decay, tf.Output{}, y)

@@ -30,7 +30,7 @@ func runAdam(t *testing.T, opt loop.Adam, shape []int64, init []float32, grads [
 	}
 	read := v.Read(g, "read")
 	initOp := g.InitOp()
-	s, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	s, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1, Numerics: tfgraph.EagerNumerics})
 	if err != nil {
 		t.Fatal(err)
 	}

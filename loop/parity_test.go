@@ -10,6 +10,7 @@ import (
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/tfgraph"
 )
 
 // maxRel is the largest relative difference the parity tests accept; the
@@ -62,7 +63,9 @@ func TestArticleParity(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			tr, err := loop.NewTrainer(m, ds, init, loop.DefaultConfig())
+			cfg := loop.DefaultConfig()
+			cfg.Session.Numerics = tfgraph.EagerNumerics // the article trains eagerly
+			tr, err := loop.NewTrainer(m, ds, init, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,10 +11,11 @@ import (
 
 // TestTFMOTModelParity trains each model for 30 steps in Go with
 // qat.TFMOT8Bit and with tfmot.quantization.keras.quantize_model +
-// tf_keras Adam (third_party/reference/tfmot_reference.py), and expects
-// every step's loss, every final variable (weights, batch-norm gamma, beta
-// and moving statistics, quantizer ranges) and the inference logits
-// bit-identical:
+// tf_keras Adam (third_party/reference/tfmot_reference.py), eagerly and in
+// graph mode (a tf.function step, Keras's train_on_batch) against the Go
+// trainer in eager and graph numerics, and expects every step's loss,
+// every final variable (weights, batch-norm gamma, beta and moving
+// statistics, quantizer ranges) and the inference logits bit-identical:
 //   - batch norm on 2-D input (Keras's non-fused path: tf.nn.moments,
 //     tf.nn.batch_normalization, AssignSub updates) and on 4-D inputs
 //     (the fused path: FusedBatchNormV3, FusedBatchNormGradV3, the moving
@@ -44,9 +45,11 @@ func TestTFMOTModelParity(t *testing.T) {
 		{"cnn_relu", cnnReLU},
 		{"mlp_bn_relu", mlpBNReLU},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			tfmotParity(t, train, c.name, c.model(qat.TFMOT8Bit()), 30, 0)
-		})
+		for _, mode := range parityModes() {
+			t.Run(c.name+"/"+mode, func(t *testing.T) {
+				tfmotParity(t, train, c.name, mode, c.model(qat.TFMOT8Bit()), 30, 0)
+			})
+		}
 	}
 }
 

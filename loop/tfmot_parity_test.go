@@ -13,6 +13,7 @@ import (
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/qat"
+	"github.com/qat-go/qat/tfgraph"
 )
 
 // tfmotTol is the bound on relative differences against tfmot.
@@ -32,7 +33,9 @@ func goName(ref string) string {
 // tfmot.quantization.keras.quantize_model + Keras Adam in Python
 // (third_party/reference/tfmot_reference.py), from the same initial weights
 // on the same MNIST batches, and compares every step's loss, the final
-// weights, every quantizer min/max variable and the inference logits.
+// weights, every quantizer min/max variable and the inference logits:
+// Python's eager GradientTape loop against Go's eager numerics, and its
+// tf.function step and train_on_batch against Go's graph numerics.
 func TestTFMOTParity(t *testing.T) {
 	train, _, err := mnist.Load()
 	if err != nil {
@@ -45,10 +48,21 @@ func TestTFMOTParity(t *testing.T) {
 		{"mlp", models.MLP(qat.Default8Bit())},
 		{"cnn", models.SmallCNN(qat.Default8Bit())},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			tfmotParity(t, train, c.name, c.model, 50, tfmotTol)
-		})
+		for _, mode := range parityModes() {
+			t.Run(c.name+"/"+mode, func(t *testing.T) {
+				tfmotParity(t, train, c.name, mode, c.model, 50, tfmotTol)
+			})
+		}
 	}
+}
+
+// parityModes are the ways the reference script trains (see tfmotParity):
+// all three, or under -short (make race) eager and tf.function only.
+func parityModes() []string {
+	if testing.Short() {
+		return []string{"eager", "function"}
+	}
+	return []string{"eager", "function", "train_on_batch"}
 }
 
 // tfmotParity trains m in Go and the reference script's model name for
@@ -57,7 +71,12 @@ func TestTFMOTParity(t *testing.T) {
 // logits on the first batch after training differ from tfmot's by more
 // than tol (relative; 0: bit for bit), or where either model has a
 // variable the other lacks.
-func tfmotParity(t *testing.T, train data.Dataset, name string, m models.Model, steps int, tol float64) {
+//
+// mode is how the reference script runs its steps: "eager" (a GradientTape
+// loop, against the Go trainer in EagerNumerics), or "function" (the same
+// step under tf.function) or "train_on_batch" (Keras's compiled step), both
+// against GraphNumerics.
+func tfmotParity(t *testing.T, train data.Dataset, name, mode string, m models.Model, steps int, tol float64) {
 	t.Helper()
 	const batch, lr = 32, 1e-3
 	b, err := data.NewBatcher(train, batch, 3)
@@ -87,7 +106,7 @@ func tfmotParity(t *testing.T, train data.Dataset, name string, m models.Model, 
 	if err := data.WriteNPZ(inPath, in); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := oracle.Run("tfmot_reference.py", name, inPath, outPath, "--steps", fmt.Sprint(steps), "--lr", fmt.Sprint(lr), "--eval"); err != nil {
+	if _, err := oracle.Run("tfmot_reference.py", name, inPath, outPath, "--steps", fmt.Sprint(steps), "--lr", fmt.Sprint(lr), "--eval", "--mode", mode); err != nil {
 		t.Fatal(err)
 	}
 	ref, err := data.ReadNPZ(outPath)
@@ -98,6 +117,11 @@ func tfmotParity(t *testing.T, train data.Dataset, name string, m models.Model, 
 	cfg := loop.DefaultConfig()
 	cfg.Adam.LearningRate = lr
 	cfg.BatchSize = batch
+	cfg.Session.Numerics = tfgraph.GraphNumerics
+	if mode == "eager" {
+		cfg.Session.Numerics = tfgraph.EagerNumerics
+	}
+
 	all := data.Dataset{X: data.Array{Shape: append([]int64{int64(steps) * batch}, m.Input...), Data: x.Data},
 		Y: data.Array{Shape: []int64{int64(steps) * batch, 10}, Data: y.Data}}
 	tr, err := loop.NewTrainer(m, all, init, cfg)
@@ -184,7 +208,7 @@ func tfmotParity(t *testing.T, train data.Dataset, name string, m models.Model, 
 	if worstI > tol {
 		t.Errorf("inference logits after training: max relative difference %.3g > %g", worstI, tol)
 	}
-	t.Logf("%s vs tfmot, %d steps (loss %.4f -> %.4f, %s [%.4f, %.4f]): %d/%d losses and %d/%d variables bit-identical; max relative difference loss %.3g, weights %.3g, min/max %.3g, inference logits %.3g",
-		name, steps, ref["loss"].Data[0], ref["loss"].Data[steps-1], lastAct, ref[lastAct+"_min"].Data[0], ref[lastAct+"_max"].Data[0],
+	t.Logf("%s vs tfmot (%s), %d steps (loss %.4f -> %.4f, %s [%.4f, %.4f]): %d/%d losses and %d/%d variables bit-identical; max relative difference loss %.3g, weights %.3g, min/max %.3g, inference logits %.3g",
+		name, mode, steps, ref["loss"].Data[0], ref["loss"].Data[steps-1], lastAct, ref[lastAct+"_min"].Data[0], ref[lastAct+"_max"].Data[0],
 		sameLoss, steps, sameVars, len(names), worstLoss, worstW, worstR, worstI)
 }

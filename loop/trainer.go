@@ -38,7 +38,10 @@ type Config struct {
 }
 
 // DefaultConfig is the article's setup: Adam(learning_rate=0.01), one
-// intra-op and one inter-op thread (for reproducible bits).
+// intra-op and one inter-op thread (for reproducible bits), in graph
+// numerics, the results of a tf.function or Keras training step. For the
+// bits of the article's eager GradientTape loop itself, set
+// Session.Numerics to tfgraph.EagerNumerics.
 func DefaultConfig() Config {
 	a := NewAdam()
 	a.LearningRate = 0.01

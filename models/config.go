@@ -15,6 +15,7 @@ import (
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
+	"github.com/qat-go/qat/tfgraph"
 	"gopkg.in/yaml.v3"
 )
 
@@ -71,6 +72,11 @@ type Config struct {
 	Scheme *qat.Scheme `yaml:"scheme,omitempty"`
 	// FoldBatchNorm folds each conv2d (no_bias) + batch_norm pair.
 	FoldBatchNorm bool `yaml:"fold_batch_norm,omitempty"`
+	// Numerics is whose results training reproduces bit for bit: "graph"
+	// (tf.function and Keras fit; the default, and faster) or "eager"
+	// (eager TensorFlow, such as the article's GradientTape loop). See
+	// tfgraph.Numerics.
+	Numerics tfgraph.Numerics `yaml:"numerics,omitempty"`
 }
 
 // OptimizerConfig holds the optimizer's settings as plain numbers (the
@@ -170,6 +176,7 @@ type (
 		Init      string        `yaml:"init"`
 		Layers    []rawLayer    `yaml:"layers"`
 		Output    string        `yaml:"output"`
+		Numerics  string        `yaml:"numerics"`
 	}
 	rawOptimizer struct {
 		Name         *string  `yaml:"name"`
@@ -282,6 +289,11 @@ func (r *rawConfig) resolve() (*Config, error) {
 	if r.Inputs != nil {
 		c.Inputs = *r.Inputs
 	}
+	numerics, err := tfgraph.ParseNumerics(r.Numerics)
+	if err != nil {
+		return nil, err
+	}
+	c.Numerics = numerics
 	if r.Seed != nil {
 		c.Seed = *r.Seed
 	}
@@ -504,7 +516,8 @@ func ReadDataset(path string) (data.Dataset, error) {
 
 // ExampleConfig returns the config of the article's example n (1, 2 or 3)
 // as `qat train --example n` runs it: 100 synthetic examples, seed 1,
-// Adam with learning rate 0.01, 100 steps.
+// Adam with learning rate 0.01, 100 steps, and eager numerics (the article
+// trains with an eager GradientTape loop).
 func ExampleConfig(n int) (*Config, error) {
 	m, err := Example(n)
 	if err != nil {
@@ -512,7 +525,7 @@ func ExampleConfig(n int) (*Config, error) {
 	}
 	c := &Config{Inputs: int(m.Input[0]), Seed: DefaultSeed, Steps: DefaultSteps,
 		Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.01, Beta1: DefaultBeta1, Beta2: DefaultBeta2, Epsilon: DefaultEpsilon},
-		Data:      DataConfig{Examples: DefaultExamples}}
+		Data:      DataConfig{Examples: DefaultExamples}, Numerics: tfgraph.EagerNumerics}
 	for _, layer := range m.Layers {
 		l := layer.(layers.ArticleDense)
 		lc := LayerConfig{Name: l.Name, Units: l.Units}
@@ -577,7 +590,7 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
-	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm"},
+	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm, numerics"},
 	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused"},
 	"models.rawData":      {"data", "examples, npz, mnist"},
 	"models.rawLayer":     {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/qat-go/qat/internal/measure"
+	"github.com/qat-go/qat/tfgraph"
 )
 
 // Validate checks every setting and names the first problem (and its
@@ -46,6 +47,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("steps %d must be > 0", c.Steps)
 	}
 	if err := c.Optimizer.Validate(); err != nil {
+		return err
+	}
+	if _, err := tfgraph.ParseNumerics(string(c.Numerics)); err != nil {
 		return err
 	}
 	switch {

@@ -11,12 +11,14 @@ import (
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/qat"
+	"github.com/qat-go/qat/tfgraph"
 )
 
 const fullConfig = `# qat train config
 inputs: 10            # features per example
 seed: 7
 steps: 50
+numerics: eager
 optimizer: {name: adam, learning_rate: 0.01, beta_1: 0.8, beta_2: 0.99, epsilon: 1.0e-6, fused: true}
 data: {npz: data.npz}
 init: w.npz
@@ -40,7 +42,7 @@ func TestParseConfig(t *testing.T) {
 		{"full", fullConfig, &Config{
 			Inputs: 10, Seed: 7, Steps: 50,
 			Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.01, Beta1: 0.8, Beta2: 0.99, Epsilon: 1e-6, Fused: true},
-			Data:      DataConfig{NPZ: "data.npz"}, Init: "w.npz",
+			Data:      DataConfig{NPZ: "data.npz"}, Init: "w.npz", Numerics: tfgraph.EagerNumerics,
 			Layers: []LayerConfig{
 				{Name: "hidden", Units: 32,
 					Weights: &QuantizerConfig{Min: -0.1, Max: 0.1, NumBits: 4, NarrowRange: true},
@@ -50,11 +52,11 @@ func TestParseConfig(t *testing.T) {
 			}}},
 		{"defaults", "inputs: 3\nlayers: [{units: 2}]\n", &Config{
 			Inputs: 3, Seed: 1, Steps: 100, Optimizer: keras, Data: DataConfig{Examples: 100},
-			Layers: []LayerConfig{{Name: "layer1", Units: 2}}}},
+			Layers: []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
 		{"partial optimizer", "inputs: 3\noptimizer: {learning_rate: 0.5}\ndata: {}\nlayers: [{units: 2}]\n", &Config{
 			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
 			Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.5, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7},
-			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}}},
+			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseConfig(strings.NewReader(tc.yaml))
@@ -104,6 +106,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"learning rate nan", "inputs: 10\noptimizer: {learning_rate: .nan}\n" + layers, []string{"learning_rate NaN"}},
 		{"beta_1", "inputs: 10\noptimizer: {beta_1: 1}\n" + layers, []string{"beta_1 1 must be in [0, 1)"}},
 		{"epsilon", "inputs: 10\noptimizer: {epsilon: 0}\n" + layers, []string{"epsilon 0 must be"}},
+		{"numerics", "inputs: 10\nnumerics: fast\n" + layers, []string{`numerics "fast"`, `"graph"`, `"eager"`}},
 		{"data both", "inputs: 10\ndata: {examples: 5, npz: d.npz}\n" + layers, []string{"either examples or npz"}},
 		{"data examples", "inputs: 10\ndata: {examples: 0}\n" + layers, []string{"examples 0 must be > 0"}},
 		{"units missing", "inputs: 10\nlayers: [{units: 2}, {name: out}]\n", []string{"layer 2 (out): units is missing"}},

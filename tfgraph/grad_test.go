@@ -483,7 +483,7 @@ func goGradients(c gradCase) ([][]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	sess, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1, Numerics: tfgraph.EagerNumerics})
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,44 @@ package tfgraph
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	cpb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 )
+
+// Numerics names the TensorFlow whose results a session reproduces bit for
+// bit. The same kernels run either way; what differs is whether TensorFlow
+// rewrites the graph before running it (Grappler's fusions, layout and
+// arithmetic passes, constant folding), which changes the order of some
+// float operations and so the last bits of results.
+type Numerics string
+
+const (
+	// GraphNumerics rewrites the graph as tf.function does, and so as
+	// Keras's fit, train_on_batch and predict do, and as a loaded
+	// SavedModel's signatures run in Python: Grappler on with TensorFlow's
+	// default options. It is the faster mode and the default.
+	GraphNumerics Numerics = "graph"
+	// EagerNumerics runs every op as written, as eager TensorFlow does
+	// (GradientTape code such as the article's, a Keras model called
+	// outside tf.function): no graph rewrites.
+	EagerNumerics Numerics = "eager"
+)
+
+// ParseNumerics returns the mode named s ("graph" or "eager"; "" is the
+// default, GraphNumerics).
+func ParseNumerics(s string) (Numerics, error) {
+	switch n := Numerics(s); n {
+	case "":
+		return GraphNumerics, nil
+	case GraphNumerics, EagerNumerics:
+		return n, nil
+	}
+	return "", fmt.Errorf("numerics %q: want %q (tf.function and Keras fit) or %q (eager TensorFlow)", s, GraphNumerics, EagerNumerics)
+}
 
 // SessionConfig says how a session runs its graph.
 type SessionConfig struct {
@@ -15,11 +48,23 @@ type SessionConfig struct {
 	// work by thread count, so bit-for-bit parity with another TensorFlow
 	// process needs the same counts on both sides (1 and 1 is simplest).
 	IntraOpThreads, InterOpThreads int
-	// Optimize enables TensorFlow's graph rewrites (Grappler and the
-	// classic graph optimizer). Off by default: eager Python runs each op
-	// as written, and so should a graph that must match it bit for bit.
-	Optimize bool
+	// Numerics chooses whose results the session reproduces: "" or
+	// GraphNumerics (tf.function, Keras fit; the default) or
+	// EagerNumerics (eager TensorFlow).
+	Numerics Numerics
+	// XLA compiles clusters of the graph's ops with XLA (TensorFlow's
+	// autoclustering, global_jit_level ON_1, as
+	// tf.config.optimizer.set_jit(True) does). It needs graph numerics,
+	// and on CPU the flag --tf_xla_cpu_global_jit in TF_XLA_FLAGS. Its
+	// results differ from both numerics modes in the last bits, and on
+	// this project's CNN and MLP workloads it is slower than graph mode
+	// (BENCHMARKS.md).
+	XLA bool
 }
+
+// cpuAutoclusterFlag is the TF_XLA_FLAGS flag without which TensorFlow's
+// autoclustering leaves CPU graphs alone.
+const cpuAutoclusterFlag = "--tf_xla_cpu_global_jit"
 
 // NewSession opens a session on g's graph. It fails if g has a build error.
 func NewSession(g *Graph, cfg SessionConfig) (*tf.Session, error) {
@@ -42,6 +87,13 @@ func NewSession(g *Graph, cfg SessionConfig) (*tf.Session, error) {
 // carry cfg, for sessions TensorFlow opens itself, such as
 // tf.LoadSavedModel's.
 func (cfg SessionConfig) Options() (*tf.SessionOptions, error) {
+	numerics, err := ParseNumerics(string(cfg.Numerics))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.IntraOpThreads < 0 || cfg.InterOpThreads < 0 {
+		return nil, fmt.Errorf("session config: thread counts %d (intra-op) and %d (inter-op) must not be negative", cfg.IntraOpThreads, cfg.InterOpThreads)
+	}
 	cp := &cpb.ConfigProto{
 		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),
 		InterOpParallelismThreads: int32(cfg.InterOpThreads),
@@ -51,7 +103,9 @@ func (cfg SessionConfig) Options() (*tf.SessionOptions, error) {
 		// failed call to cuInit" on every first session.
 		DeviceCount: map[string]int32{"GPU": 0},
 	}
-	if !cfg.Optimize {
+	if numerics == EagerNumerics {
+		// Neither Grappler nor the classic graph optimizer: each op runs
+		// as written, as eager TensorFlow runs it.
 		cp.GraphOptions = &cpb.GraphOptions{
 			OptimizerOptions: &cpb.OptimizerOptions{
 				OptLevel:                         cpb.OptimizerOptions_L0,
@@ -60,6 +114,15 @@ func (cfg SessionConfig) Options() (*tf.SessionOptions, error) {
 			},
 			RewriteOptions: &cpb.RewriterConfig{DisableMetaOptimizer: true},
 		}
+	}
+	if cfg.XLA {
+		if numerics == EagerNumerics {
+			return nil, fmt.Errorf("session config: XLA compiles clusters of ops into new kernels, which eager numerics rule out; use graph numerics with XLA")
+		}
+		if !strings.Contains(os.Getenv("TF_XLA_FLAGS"), cpuAutoclusterFlag) {
+			return nil, fmt.Errorf("session config: XLA on CPU needs %s in the environment variable TF_XLA_FLAGS before the program's first session (TensorFlow autoclusters only for GPUs without it)", cpuAutoclusterFlag)
+		}
+		cp.GraphOptions = &cpb.GraphOptions{OptimizerOptions: &cpb.OptimizerOptions{GlobalJitLevel: cpb.OptimizerOptions_ON_1}}
 	}
 	b, err := proto.Marshal(cp)
 	if err != nil {

@@ -97,3 +97,56 @@ func TestRunBatchesOutputShape(t *testing.T) {
 		})
 	}
 }
+
+// Session configs: the numerics modes by name, and each bad setting as an
+// error that names it.
+func TestSessionConfig(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		want     tfgraph.Numerics
+		err      string
+	}{
+		{"default", "", tfgraph.GraphNumerics, ""},
+		{"graph", "graph", tfgraph.GraphNumerics, ""},
+		{"eager", "eager", tfgraph.EagerNumerics, ""},
+		{"unknown", "fast", "", `numerics "fast": want "graph"`},
+		{"case", "Graph", "", `numerics "Graph"`},
+	} {
+		t.Run("parse/"+c.name, func(t *testing.T) {
+			got, err := tfgraph.ParseNumerics(c.in)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("ParseNumerics(%q) = %v, %v; want error containing %q", c.in, got, err, c.err)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Fatalf("ParseNumerics(%q) = %v, %v; want %v", c.in, got, err, c.want)
+			}
+		})
+	}
+	for _, c := range []struct {
+		name, xlaFlags string
+		cfg            tfgraph.SessionConfig
+		err            string
+	}{
+		{"zero", "", tfgraph.SessionConfig{}, ""},
+		{"eager", "", tfgraph.SessionConfig{Numerics: tfgraph.EagerNumerics, IntraOpThreads: 2}, ""},
+		{"xla", "--tf_xla_cpu_global_jit", tfgraph.SessionConfig{XLA: true}, ""},
+		{"unknown numerics", "", tfgraph.SessionConfig{Numerics: "exact"}, `numerics "exact"`},
+		{"negative threads", "", tfgraph.SessionConfig{IntraOpThreads: -1}, "must not be negative"},
+		{"xla eager", "--tf_xla_cpu_global_jit", tfgraph.SessionConfig{XLA: true, Numerics: tfgraph.EagerNumerics}, "use graph numerics with XLA"},
+		{"xla without flag", "", tfgraph.SessionConfig{XLA: true}, "--tf_xla_cpu_global_jit in the environment variable TF_XLA_FLAGS"},
+	} {
+		t.Run("options/"+c.name, func(t *testing.T) {
+			t.Setenv("TF_XLA_FLAGS", c.xlaFlags)
+			_, err := c.cfg.Options()
+			if c.err == "" && err != nil {
+				t.Fatalf("Options() = %v", err)
+			}
+			if c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+				t.Fatalf("Options() = %v; want an error containing %q", err, c.err)
+			}
+		})
+	}
+}

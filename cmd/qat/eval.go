@@ -16,6 +16,7 @@ type evalFlags struct {
 	savedModel, data string
 	threads          int
 	json             bool
+	numerics         string
 }
 
 func newEval() *cobra.Command {
@@ -27,7 +28,9 @@ func newEval() *cobra.Command {
 has one float32 input, of any name, and an output "logits" or a single
 output) with TensorFlow's loader, run it on the MNIST test set (10,000
 images) or on --data, and print its accuracy: the argmax of the logits
-against the labels. For a model exported by qat export this equals
+against the labels. --numerics graph (the default) runs the graph as a
+loaded SavedModel's signature runs in Python; eager runs each op as
+written. For a model exported by qat export this equals
 fake_quant_accuracy in the run's metrics.json: the exported graph computes
 the training graph's inference outputs bit for bit. No Python is involved.`,
 		Args: cobra.NoArgs,
@@ -38,6 +41,7 @@ the training graph's inference outputs bit for bit. No Python is involved.`,
 	fl.StringVar(&f.data, "data", "", "evaluate on this .npz `file` with x [N, input...] and y one-hot [N, classes] (default: the MNIST test set)")
 	fl.IntVar(&f.threads, "threads", 1, "TensorFlow intra-op threads")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
+	fl.StringVar(&f.numerics, "numerics", "graph", "whose bits to reproduce: `graph` (tf.function, Python's loaded SavedModels; faster) or eager (eager TensorFlow)")
 	return c
 }
 
@@ -56,7 +60,11 @@ func eval(c *cobra.Command, f *evalFlags) error {
 	if f.threads < 1 {
 		return fmt.Errorf("--threads %d: want at least 1", f.threads)
 	}
-	m, err := savedmodel.Load(f.savedModel, tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: 1})
+	numerics, err := tfgraph.ParseNumerics(f.numerics)
+	if err != nil || f.numerics == "" {
+		return fmt.Errorf("--numerics %q: want graph (tf.function, Python's loaded SavedModels) or eager (eager TensorFlow)", f.numerics)
+	}
+	m, err := savedmodel.Load(f.savedModel, tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: 1, Numerics: numerics})
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func goLogits(t *testing.T, dir string, x data.Array) data.Array {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := loop.NewEvaluator(m, w, nil, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	ev, err := loop.NewEvaluator(m, w, nil, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1, Numerics: tfgraph.EagerNumerics})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/tfgraph"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -30,6 +31,7 @@ type trainFlags struct {
 	checkpointEvery         int
 	resume                  bool
 	logEvery                int
+	numerics                string
 }
 
 func newTrain() *cobra.Command {
@@ -39,6 +41,10 @@ func newTrain() *cobra.Command {
 		Short: "Train one of the article's examples, or a model described by a config file",
 		Long: `Train a model with fake-quantized weights, biases and activations, with
 Adam, on --threads intra-op threads (default 1) and one inter-op thread.
+--numerics graph (the default for configs) gives the bits of the same model
+trained by Keras fit or a tf.function step, and is the faster mode;
+--numerics eager gives the bits of eager TensorFlow, such as the article's
+GradientTape loop (the default for --example).
 Writes DIR/losses.csv, DIR/initial_weights.npz, DIR/weights.npz (the final
 float master weights), DIR/ranges.npz and DIR/config.yaml (and
 DIR/metrics.json for MNIST).
@@ -83,6 +89,7 @@ up to and including the NaN step, unless no step of this command succeeded.`,
 	fl.StringVar(&f.out, "out", "out/run", "write results to `DIR` (created if missing)")
 	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also write a checkpoint to DIR/checkpoints every `N` steps (0: only at the end)")
 	fl.BoolVar(&f.resume, "resume", false, "continue from the newest good checkpoint in DIR/checkpoints (from step 1 if there is none)")
+	fl.StringVar(&f.numerics, "numerics", "", "whose bits to reproduce: `graph` (tf.function, Keras fit; faster) or eager (eager TensorFlow); default: the config's numerics, graph for configs and eager for --example")
 	fl.IntVar(&f.logEvery, "log-every", 10, "when stderr is not a terminal, print the loss every `N` steps")
 	return c
 }
@@ -147,6 +154,13 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 	if fl.Changed("init") {
 		cfg.Init = f.init
 	}
+	if fl.Changed("numerics") {
+		n, err := tfgraph.ParseNumerics(f.numerics)
+		if err != nil || f.numerics == "" {
+			return nil, "", fmt.Errorf("--numerics %q: want graph (tf.function and Keras fit) or eager (eager TensorFlow)", f.numerics)
+		}
+		cfg.Numerics = n
+	}
 	if fl.Changed("data") {
 		cfg.Data = models.DataConfig{NPZ: f.data}
 	}
@@ -187,7 +201,7 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	o := cfg.Optimizer
 	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
 	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
-	lc.Session.IntraOpThreads, lc.Session.InterOpThreads = f.threads, 1
+	lc.Session = tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: 1, Numerics: cfg.Numerics}
 	cfg.Steps = steps
 	if cfg.CalibrationBatches > 0 {
 		if lc.Ranges, err = calibrate(m, data, init, cfg, lc); err != nil {

@@ -6,7 +6,7 @@ kernels and biases from an .npz written by the Go side, then trains it with a
 GradientTape loop and tf_keras Adam. Used only by qat-go's parity tests.
 
 usage: tfmot_reference.py MODEL IN.npz OUT.npz --steps N --lr LR [--eval]
-                          [--verbose]
+                          [--mode eager|function|train_on_batch] [--verbose]
   MODEL:   mlp  Input(784) -> Dense(128, relu, 'd1') -> Dense(10, 'd2')
            cnn  Input(28,28,1) -> Conv2D(8,3,relu,'c1') -> MaxPooling2D(2,'p1')
                 -> Conv2D(16,3,relu,'c2') -> Flatten('f') -> Dense(10,'d')
@@ -45,6 +45,11 @@ usage: tfmot_reference.py MODEL IN.npz OUT.npz --steps N --lr LR [--eval]
            <layer>/post_activation_min, <layer>/post_activation_max (a ReLU
            layer's output range too), quantize_layer/min, quantize_layer/max;
            with --eval also logits_infer = model(x[0], training=False).
+  --mode   how each step runs: eager (default; a GradientTape loop run op by
+           op), function (the same step under tf.function, so in graph mode
+           with Grappler) or train_on_batch (Keras's compiled train step:
+           model.compile(Adam, CategoricalCrossentropy(from_logits=True))).
+           --eval's inference call follows the mode too.
   --verbose prints the tfmot variable -> Go name mapping (and the ignored
   optimizer_step counters) to stderr.
 """
@@ -262,6 +267,8 @@ def main():
     ap.add_argument("--steps", type=int, required=True)
     ap.add_argument("--lr", type=float, required=True)
     ap.add_argument("--eval", action="store_true")
+    ap.add_argument("--mode", choices=("eager", "function", "train_on_batch"),
+                    default="eager")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
 
@@ -302,21 +309,38 @@ def main():
     optimizer = tf_keras.optimizers.Adam(learning_rate=a.lr)
     if a.verbose:
         print(f"Adam jit_compile={optimizer.jit_compile}", file=sys.stderr)
-    losses = []
-    for i in range(a.steps):
-        xi, yi = tf.constant(x[i]), tf.constant(y[i])
+    def step(xi, yi):
         with tf.GradientTape() as tape:
             logits = qmodel(xi, training=True)
             loss = loss_fn(yi, logits)
         grads = tape.gradient(loss, qmodel.trainable_variables)
         optimizer.apply_gradients(zip(grads, qmodel.trainable_variables))
-        losses.append(loss.numpy())
+        return loss
+
+    def infer(xi):
+        return qmodel(xi, training=False)
+
+    if a.mode == "function":
+        step, infer = tf.function(step), tf.function(infer)
+    elif a.mode == "train_on_batch":
+        qmodel.compile(optimizer=optimizer, loss=loss_fn, jit_compile=False)
+
+        def step(xi, yi):
+            return qmodel.train_on_batch(xi, yi)
+
+        def infer(xi):
+            return qmodel.predict_on_batch(xi)
+
+    losses = []
+    for i in range(a.steps):
+        xi, yi = tf.constant(x[i]), tf.constant(y[i])
+        losses.append(np.asarray(step(xi, yi)))
 
     out = {"loss": np.array(losses, dtype=np.float32)}
     for k, v in mapping.items():
         out[k] = v.numpy()
     if a.eval:
-        out["logits_infer"] = qmodel(tf.constant(x[0]), training=False).numpy()
+        out["logits_infer"] = np.asarray(infer(tf.constant(x[0])))
     np.savez(a.out, **out)
 
 
