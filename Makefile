@@ -29,7 +29,7 @@ $(MNIST_DATA):
 OUT ?= out
 .DEFAULT_GOAL := build
 
-.PHONY: deps build run test race vet fmt-check clean mnist mnist-zoo bench
+.PHONY: deps build run test race vet fmt-check clean mnist mnist-zoo bench profile soak
 deps: .deps/cgo.mk $(MNIST_DATA)
 
 build: $(MNIST_DATA)
@@ -66,6 +66,20 @@ mnist: build
 bench: $(MNIST_DATA)
 	$(GO) build -o bin/bench-worker ./bench/goworker
 	$(GO) run ./bench
+
+## profile: perf profiles (self time by library and symbol) of bench's Go
+## and Python workers in steady state, into bench/profile.md (about 2
+## minutes; needs perf, Debian's linux-perf). Not part of test.
+profile: $(MNIST_DATA)
+	$(GO) build -o bin/bench-worker ./bench/goworker
+	bash bench/profile.sh bench/profile.md 10
+
+## soak: resident memory of the Go trainer after 2,000 and 20,000 steps,
+## W1 and W2 at one thread (about 10 minutes). Not part of test.
+soak: $(MNIST_DATA)
+	$(GO) build -o bin/bench-worker ./bench/goworker
+	./bin/bench-worker soak example3 2000 20000
+	./bin/bench-worker soak configs/mnist_cnn_qat8.yaml 2000 20000
 
 ## mnist-zoo: the README's table for the real-sized models (about an hour on
 ## 2 cores). ResNet-8: float 2 epochs at 1e-3 + 1 at 1e-4, QAT 1 epoch at

@@ -114,10 +114,16 @@ func run() error {
 func specs(worker, python, savedModel string, threads int) []bench.Spec {
 	py := func(args ...string) []string { return append([]string{python, "bench/worker.py"}, args...) }
 	t := strconv.Itoa(threads)
+	// Go's reference runs in graph numerics, like the Python contenders
+	// but the eager one; Go in eager numerics and with XLA are measured
+	// beside it.
+	xla := []string{"TF_XLA_FLAGS=--tf_xla_cpu_global_jit"}
 	var s []bench.Spec
 	s = append(s, bench.Spec{ID: "w1", Title: "W1: article Example 3 (10-32-10, 100 examples), train step", Unit: "train step", Threads: 1,
 		Contenders: []bench.ContenderSpec{
-			{Name: "Go loop.Trainer", Argv: []string{worker, "example3"}},
+			{Name: "Go loop.Trainer", Argv: []string{worker, "example3", "graph"}},
+			{Name: "Go loop.Trainer, eager numerics", Argv: []string{worker, "example3", "eager"}},
+			{Name: "Go loop.Trainer, XLA", Argv: []string{worker, "example3", "xla"}, Env: xla},
 			{Name: "Python @tf.function step", Argv: py("example3", "function"), Target: 3},
 			{Name: "Python @tf.function(jit_compile=True) step", Argv: py("example3", "jit"), Target: 2},
 			{Name: "Python eager GradientTape (the article)", Argv: py("example3", "eager")},
@@ -126,7 +132,9 @@ func specs(worker, python, savedModel string, threads int) []bench.Spec {
 	for _, n := range []string{"1", t} {
 		s = append(s, bench.Spec{ID: "w2-" + n + "t", Title: "W2: MNIST QAT CNN (" + qat + "), batch 64", Unit: "train step", Threads: atoi(n),
 			Contenders: []bench.ContenderSpec{
-				{Name: "Go loop.Trainer", Argv: []string{worker, "train", qat, n}},
+				{Name: "Go loop.Trainer", Argv: []string{worker, "train", qat, n, "graph"}},
+				{Name: "Go loop.Trainer, eager numerics", Argv: []string{worker, "train", qat, n, "eager"}},
+				{Name: "Go loop.Trainer, XLA", Argv: []string{worker, "train", qat, n, "xla"}, Env: xla},
 				{Name: "tfmot quantize_model + tf_keras fit, tf.data", Argv: py("fit", "qat", "tf_keras", n, "0.0001"), Target: 1.15},
 			}})
 		if n == t {
@@ -136,7 +144,8 @@ func specs(worker, python, savedModel string, threads int) []bench.Spec {
 	fl := "configs/mnist_cnn_float.yaml"
 	s = append(s, bench.Spec{ID: "float-" + t + "t", Title: "Float CNN (" + fl + "), batch 64", Unit: "train step", Threads: threads,
 		Contenders: []bench.ContenderSpec{
-			{Name: "Go loop.Trainer", Argv: []string{worker, "train", fl, t}},
+			{Name: "Go loop.Trainer", Argv: []string{worker, "train", fl, t, "graph"}},
+			{Name: "Go loop.Trainer, eager numerics", Argv: []string{worker, "train", fl, t, "eager"}},
 			{Name: "tf_keras fit, tf.data", Argv: py("fit", "float", "tf_keras", t, "0.001"), Target: 1.1},
 			{Name: "Keras 3 fit, tf.data", Argv: py("fit", "float", "keras3", t, "0.001"), Target: 1.1},
 		}})
@@ -146,7 +155,8 @@ func specs(worker, python, savedModel string, threads int) []bench.Spec {
 	}{{"1", 1.5}, {"256", 1.0}} {
 		s = append(s, bench.Spec{ID: "sm-b" + b.n, Title: "SavedModel inference (QAT CNN exported from Go), batch " + b.n, Unit: "inference", Threads: 1,
 			Contenders: []bench.ContenderSpec{
-				{Name: "Go savedmodel.Load + Predict", Argv: []string{worker, "predict", savedModel, b.n, "1"}},
+				{Name: "Go savedmodel.Load + Predict", Argv: []string{worker, "predict", savedModel, b.n, "1", "graph"}},
+				{Name: "Go savedmodel.Load + Predict, eager numerics", Argv: []string{worker, "predict", savedModel, b.n, "1", "eager"}},
 				{Name: "Python tf.saved_model.load, serving_default", Argv: py("predict", savedModel, b.n, "1"), Target: b.target},
 			}})
 	}

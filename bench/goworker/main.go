@@ -4,10 +4,15 @@
 // (the protocol of internal/bench). It also exports the SavedModel the
 // inference workloads load.
 //
-//	goworker example3                          the article's Example 3, full batch, 1 thread
-//	goworker train CONFIG.yaml THREADS         a config's model on MNIST, its batch size
-//	goworker predict SAVED_MODEL BATCH THREADS savedmodel.Load + Predict on BATCH test images
-//	goworker export CONFIG.yaml DIR            train 20 steps, savedmodel.Export to DIR
+//	goworker example3 [MODE]                          the article's Example 3, full batch, 1 thread
+//	goworker train CONFIG.yaml THREADS [MODE]         a config's model on MNIST, its batch size
+//	goworker predict SAVED_MODEL BATCH THREADS [MODE] savedmodel.Load + Predict on BATCH test images
+//	goworker export CONFIG.yaml DIR                   train 20 steps, savedmodel.Export to DIR
+//	goworker soak example3|CONFIG.yaml FROM TO        RSS after FROM and after TO steps (make soak)
+//
+// MODE is how the session runs the graph: graph (the default) or eager
+// numerics (tfgraph.Numerics), or xla (graph numerics with
+// SessionConfig.XLA; the runner sets TF_XLA_FLAGS for it).
 package main
 
 import (
@@ -37,43 +42,72 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: goworker example3 | train CONFIG THREADS | predict DIR BATCH THREADS | export CONFIG DIR")
+		return fmt.Errorf("usage: goworker example3 [MODE] | train CONFIG THREADS [MODE] | predict DIR BATCH THREADS [MODE] | export CONFIG DIR")
+	}
+	mode := func(n int) (tfgraph.SessionConfig, error) {
+		if len(args) <= n {
+			return tfgraph.SessionConfig{Numerics: tfgraph.GraphNumerics}, nil
+		}
+		if args[n] == "xla" {
+			return tfgraph.SessionConfig{Numerics: tfgraph.GraphNumerics, XLA: true}, nil
+		}
+		num, err := tfgraph.ParseNumerics(args[n])
+		return tfgraph.SessionConfig{Numerics: num}, err
 	}
 	switch {
-	case args[0] == "example3" && len(args) == 1:
-		tr, err := example3()
+	case args[0] == "example3" && len(args) <= 2:
+		sc, err := mode(1)
+		if err != nil {
+			return err
+		}
+		tr, err := example3(sc)
 		if err != nil {
 			return err
 		}
 		defer tr.Close()
 		return serve(func() error { _, err := tr.Step(); return err })
-	case args[0] == "train" && len(args) == 3:
+	case args[0] == "train" && (len(args) == 3 || len(args) == 4):
 		threads, err := strconv.Atoi(args[2])
 		if err != nil {
 			return fmt.Errorf("threads %q: %w", args[2], err)
 		}
-		tr, err := mnistTrainer(args[1], threads)
+		sc, err := mode(3)
+		if err != nil {
+			return err
+		}
+		tr, err := mnistTrainer(args[1], threads, sc)
 		if err != nil {
 			return err
 		}
 		defer tr.Close()
 		return serve(func() error { _, err := tr.Step(); return err })
-	case args[0] == "predict" && len(args) == 4:
+	case args[0] == "predict" && (len(args) == 4 || len(args) == 5):
 		batch, err1 := strconv.Atoi(args[2])
 		threads, err2 := strconv.Atoi(args[3])
 		if err1 != nil || err2 != nil || batch < 1 {
 			return fmt.Errorf("predict: batch %q and threads %q must be numbers", args[2], args[3])
 		}
-		return predict(args[1], batch, threads)
+		sc, err := mode(4)
+		if err != nil {
+			return err
+		}
+		return predict(args[1], batch, threads, sc)
 	case args[0] == "export" && len(args) == 3:
 		return export(args[1], args[2])
+	case args[0] == "soak" && len(args) == 4:
+		from, err1 := strconv.Atoi(args[2])
+		to, err2 := strconv.Atoi(args[3])
+		if err1 != nil || err2 != nil || from < 1 || to <= from {
+			return fmt.Errorf("soak: FROM %q and TO %q must be step counts, FROM < TO", args[2], args[3])
+		}
+		return soak(args[1], from, to)
 	}
 	return fmt.Errorf("unknown command %q", strings.Join(args, " "))
 }
 
 // example3 is `qat train --example 3`: 100 synthetic examples, the whole
-// set every step, Adam(0.01), one thread.
-func example3() (*loop.Trainer, error) {
+// set every step, Adam(0.01), one thread, in sc's numerics.
+func example3(sc tfgraph.SessionConfig) (*loop.Trainer, error) {
 	cfg, err := models.ExampleConfig(3)
 	if err != nil {
 		return nil, err
@@ -82,12 +116,15 @@ func example3() (*loop.Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loop.NewTrainer(models.Example3(), ds, nil, loop.DefaultConfig())
+	lc := loop.DefaultConfig()
+	sc.IntraOpThreads, sc.InterOpThreads = 1, 1
+	lc.Session = sc
+	return loop.NewTrainer(models.Example3(), ds, nil, lc)
 }
 
 // mnistTrainer is what `qat train --config path --threads n` trains, with
-// the inter-op pool as large as the intra-op one.
-func mnistTrainer(path string, threads int) (*loop.Trainer, error) {
+// the inter-op pool as large as the intra-op one, in sc's numerics.
+func mnistTrainer(path string, threads int, sc tfgraph.SessionConfig) (*loop.Trainer, error) {
 	cfg, err := models.LoadConfig(path)
 	if err != nil {
 		return nil, err
@@ -104,12 +141,13 @@ func mnistTrainer(path string, threads int) (*loop.Trainer, error) {
 	o := cfg.Optimizer
 	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
 	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
-	lc.Session = tfgraph.SessionConfig{IntraOpThreads: threads, InterOpThreads: threads}
+	sc.IntraOpThreads, sc.InterOpThreads = threads, threads
+	lc.Session = sc
 	return loop.NewTrainer(m, train, nil, lc)
 }
 
 // predict serves Predict on the first batch MNIST test images.
-func predict(dir string, batch, threads int) error {
+func predict(dir string, batch, threads int, sc tfgraph.SessionConfig) error {
 	_, test, err := mnist.Load()
 	if err != nil {
 		return err
@@ -119,7 +157,8 @@ func predict(dir string, batch, threads int) error {
 	}
 	row := len(test.X.Data) / int(test.X.Shape[0])
 	x := data.Array{Shape: append([]int64{int64(batch)}, test.X.Shape[1:]...), Data: test.X.Data[:batch*row]}
-	sm, err := savedmodel.Load(dir, tfgraph.SessionConfig{IntraOpThreads: threads, InterOpThreads: threads})
+	sc.IntraOpThreads, sc.InterOpThreads = threads, threads
+	sm, err := savedmodel.Load(dir, sc)
 	if err != nil {
 		return err
 	}
@@ -138,7 +177,7 @@ func export(config, dir string) error {
 	if err != nil {
 		return err
 	}
-	tr, err := mnistTrainer(config, 1)
+	tr, err := mnistTrainer(config, 1, tfgraph.SessionConfig{Numerics: tfgraph.GraphNumerics})
 	if err != nil {
 		return err
 	}
@@ -157,6 +196,61 @@ func export(config, dir string) error {
 		return err
 	}
 	return savedmodel.Export(dir, m, w, r)
+}
+
+// soak trains a workload (example3, or a config's model on MNIST with one
+// thread) for to steps in graph numerics and prints the process's resident
+// memory after from and after to steps, and its peak.
+func soak(what string, from, to int) error {
+	sc := tfgraph.SessionConfig{Numerics: tfgraph.GraphNumerics}
+	var tr *loop.Trainer
+	var err error
+	if what == "example3" {
+		tr, err = example3(sc)
+	} else {
+		tr, err = mnistTrainer(what, 1, sc)
+	}
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	var rssFrom int
+	start := time.Now()
+	for i := 1; i <= to; i++ {
+		if _, err := tr.Step(); err != nil {
+			return err
+		}
+		if i == from {
+			if rssFrom, err = statusKB("VmRSS"); err != nil {
+				return err
+			}
+		}
+	}
+	rssTo, err := statusKB("VmRSS")
+	if err != nil {
+		return err
+	}
+	peak, err := statusKB("VmHWM")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: RSS %.1f MB after step %d, %.1f MB after step %d (%+.2f%%), peak %.1f MB; %.0f s\n",
+		what, float64(rssFrom)/1024, from, float64(rssTo)/1024, to, 100*float64(rssTo-rssFrom)/float64(rssFrom), float64(peak)/1024, time.Since(start).Seconds())
+	return nil
+}
+
+// statusKB reads a kB field (VmRSS, VmHWM) of /proc/self/status.
+func statusKB(field string) (int, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return 0, fmt.Errorf("/proc/self/status has no %s", field)
 }
 
 // serve runs one step, says ready, then answers the runner's requests.

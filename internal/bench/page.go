@@ -57,6 +57,9 @@ const method = `Each contender is a long-lived worker process (bench/goworker fo
 	"Then, every repeat, it asks each worker in turn for one block, rotating the order by one each repeat, " +
 	"and takes the ratio contender/Go for that repeat, so both sides of a ratio ran seconds apart under the same load. " +
 	"Only one workload's workers exist at a time. Peak RSS is the worker's VmHWM from /proc/PID/status after its last block. " +
+	"Numerics: Go's reference row runs in graph numerics (tfgraph.GraphNumerics: Grappler on, as in tf.function and Keras fit, " +
+	"whose results it reproduces bit for bit); the rows \"eager numerics\" run the same Go code with no graph rewrites " +
+	"(tfgraph.EagerNumerics, eager TensorFlow's bits), and \"XLA\" with SessionConfig.XLA (autoclustering, TF_XLA_FLAGS=--tf_xla_cpu_global_jit). " +
 	"Threads: Go sets tfgraph.SessionConfig{IntraOpThreads: n, InterOpThreads: n}, Python " +
 	"tf.config.threading's intra- and inter-op pools to n (tf.data keeps its own threads). " +
 	"W1 fetches every step's loss on both sides (Go's trainer returns it); Python's steps are the article's " +
