@@ -38,14 +38,15 @@ type Config struct {
 }
 
 // DefaultConfig is the article's setup: Adam(learning_rate=0.01), one
-// intra-op and one inter-op thread (for reproducible bits), in graph
+// intra-op thread (for reproducible bits), ops run on the calling thread
+// (tfgraph.InlineOps), in graph
 // numerics, the results of a tf.function or Keras training step. For the
 // bits of the article's eager GradientTape loop itself, set
 // Session.Numerics to tfgraph.EagerNumerics.
 func DefaultConfig() Config {
 	a := NewAdam()
 	a.LearningRate = 0.01
-	return Config{Adam: a, Seed: 1, Session: tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1}}
+	return Config{Adam: a, Seed: 1, Session: tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: tfgraph.InlineOps}}
 }
 
 // Trainer runs QAT steps on one model in one session. Besides the

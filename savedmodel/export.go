@@ -196,7 +196,7 @@ func (e *graph) addSaver() {
 // weights and ranges), saves them with SaveV2 under dir/variables/, and
 // writes saved_model.pb without those initializers.
 func (e *graph) write(dir string) error {
-	sess, err := tfgraph.NewSession(e.g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	sess, err := tfgraph.NewSession(e.g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: tfgraph.InlineOps})
 	if err != nil {
 		return fmt.Errorf("savedmodel: %w", err)
 	}

@@ -46,7 +46,9 @@ type SessionConfig struct {
 	// IntraOpThreads and InterOpThreads size TensorFlow's thread pools;
 	// 0 lets TensorFlow choose. Reductions and matrix products split their
 	// work by thread count, so bit-for-bit parity with another TensorFlow
-	// process needs the same counts on both sides (1 and 1 is simplest).
+	// process needs the same intra-op count on both sides (1 is simplest).
+	// InterOpThreads may be InlineOps: each Session.Run then executes its
+	// ops on the calling thread, with no hand-off to a pool thread.
 	IntraOpThreads, InterOpThreads int
 	// Numerics chooses whose results the session reproduces: "" or
 	// GraphNumerics (tf.function, Keras fit; the default) or
@@ -61,6 +63,12 @@ type SessionConfig struct {
 	// (BENCHMARKS.md).
 	XLA bool
 }
+
+// InlineOps as SessionConfig.InterOpThreads runs each Session.Run's ops on
+// the thread that called it (TensorFlow's negative
+// inter_op_parallelism_threads). It saves a thread hand-off per op, which
+// matters for small, dispatch-bound graphs; results are the same bits.
+const InlineOps = -1
 
 // cpuAutoclusterFlag is the TF_XLA_FLAGS flag without which TensorFlow's
 // autoclustering leaves CPU graphs alone.
@@ -91,8 +99,11 @@ func (cfg SessionConfig) Options() (*tf.SessionOptions, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.IntraOpThreads < 0 || cfg.InterOpThreads < 0 {
-		return nil, fmt.Errorf("session config: thread counts %d (intra-op) and %d (inter-op) must not be negative", cfg.IntraOpThreads, cfg.InterOpThreads)
+	if cfg.IntraOpThreads < 0 {
+		return nil, fmt.Errorf("session config: intra-op thread count %d must not be negative", cfg.IntraOpThreads)
+	}
+	if cfg.InterOpThreads < InlineOps {
+		return nil, fmt.Errorf("session config: inter-op thread count %d: want a count >= 0, or InlineOps (%d) to run ops on the calling thread", cfg.InterOpThreads, InlineOps)
 	}
 	cp := &cpb.ConfigProto{
 		IntraOpParallelismThreads: int32(cfg.IntraOpThreads),

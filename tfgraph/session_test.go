@@ -134,7 +134,9 @@ func TestSessionConfig(t *testing.T) {
 		{"eager", "", tfgraph.SessionConfig{Numerics: tfgraph.EagerNumerics, IntraOpThreads: 2}, ""},
 		{"xla", "--tf_xla_cpu_global_jit", tfgraph.SessionConfig{XLA: true}, ""},
 		{"unknown numerics", "", tfgraph.SessionConfig{Numerics: "exact"}, `numerics "exact"`},
-		{"negative threads", "", tfgraph.SessionConfig{IntraOpThreads: -1}, "must not be negative"},
+		{"inline ops", "", tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: tfgraph.InlineOps}, ""},
+		{"negative intra-op threads", "", tfgraph.SessionConfig{IntraOpThreads: -1}, "must not be negative"},
+		{"inter-op threads below InlineOps", "", tfgraph.SessionConfig{InterOpThreads: -2}, "inter-op thread count -2"},
 		{"xla eager", "--tf_xla_cpu_global_jit", tfgraph.SessionConfig{XLA: true, Numerics: tfgraph.EagerNumerics}, "use graph numerics with XLA"},
 		{"xla without flag", "", tfgraph.SessionConfig{XLA: true}, "--tf_xla_cpu_global_jit in the environment variable TF_XLA_FLAGS"},
 	} {

@@ -64,7 +64,7 @@ func eval(c *cobra.Command, f *evalFlags) error {
 	if err != nil || f.numerics == "" {
 		return fmt.Errorf("--numerics %q: want graph (tf.function, Python's loaded SavedModels) or eager (eager TensorFlow)", f.numerics)
 	}
-	m, err := savedmodel.Load(f.savedModel, tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: 1, Numerics: numerics})
+	m, err := savedmodel.Load(f.savedModel, tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: tfgraph.InlineOps, Numerics: numerics})
 	if err != nil {
 		return err
 	}

@@ -201,7 +201,7 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	o := cfg.Optimizer
 	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
 	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
-	lc.Session = tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: 1, Numerics: cfg.Numerics}
+	lc.Session = tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: tfgraph.InlineOps, Numerics: cfg.Numerics}
 	cfg.Steps = steps
 	if cfg.CalibrationBatches > 0 {
 		if lc.Ranges, err = calibrate(m, data, init, cfg, lc); err != nil {
