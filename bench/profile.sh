@@ -53,3 +53,6 @@ profile "W2, 1 thread: Go loop.Trainer, eager numerics" "$worker" train "$qat" 1
 profile "W2, 1 thread: tfmot quantize_model + tf_keras fit" "$py" bench/worker.py fit qat tf_keras 1 0.0001
 profile "W1: Go loop.Trainer, graph numerics" "$worker" example3 graph
 profile "W1: Python @tf.function step" "$py" bench/worker.py example3 function
+"$worker" export "$qat" "$tmp/sm" >/dev/null 2>&1 || { echo "profile.sh: export of $qat failed" >&2; exit 1; }
+profile "SavedModel batch 256, 1 thread: Go savedmodel.Load + Predict" "$worker" predict "$tmp/sm" 256 1 graph
+profile "SavedModel batch 256, 1 thread: Python tf.saved_model.load" "$py" bench/worker.py predict "$tmp/sm" 256 1

@@ -19,6 +19,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -117,7 +118,7 @@ func example3(sc tfgraph.SessionConfig) (*loop.Trainer, error) {
 		return nil, err
 	}
 	lc := loop.DefaultConfig()
-	sc.IntraOpThreads, sc.InterOpThreads = 1, 1
+	sc.IntraOpThreads, sc.InterOpThreads = 1, tfgraph.InlineOps
 	lc.Session = sc
 	return loop.NewTrainer(models.Example3(), ds, nil, lc)
 }
@@ -141,7 +142,7 @@ func mnistTrainer(path string, threads int, sc tfgraph.SessionConfig) (*loop.Tra
 	o := cfg.Optimizer
 	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
 	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
-	sc.IntraOpThreads, sc.InterOpThreads = threads, threads
+	sc.IntraOpThreads, sc.InterOpThreads = threads, interOp(threads)
 	lc.Session = sc
 	return loop.NewTrainer(m, train, nil, lc)
 }
@@ -157,7 +158,7 @@ func predict(dir string, batch, threads int, sc tfgraph.SessionConfig) error {
 	}
 	row := len(test.X.Data) / int(test.X.Shape[0])
 	x := data.Array{Shape: append([]int64{int64(batch)}, test.X.Shape[1:]...), Data: test.X.Data[:batch*row]}
-	sc.IntraOpThreads, sc.InterOpThreads = threads, threads
+	sc.IntraOpThreads, sc.InterOpThreads = threads, interOp(threads)
 	sm, err := savedmodel.Load(dir, sc)
 	if err != nil {
 		return err
@@ -214,19 +215,19 @@ func soak(what string, from, to int) error {
 		return err
 	}
 	defer tr.Close()
-	var rssFrom int
+	var rssFrom, liveFrom int
 	start := time.Now()
 	for i := 1; i <= to; i++ {
 		if _, err := tr.Step(); err != nil {
 			return err
 		}
 		if i == from {
-			if rssFrom, err = statusKB("VmRSS"); err != nil {
+			if rssFrom, liveFrom, err = rss(); err != nil {
 				return err
 			}
 		}
 	}
-	rssTo, err := statusKB("VmRSS")
+	rssTo, liveTo, err := rss()
 	if err != nil {
 		return err
 	}
@@ -234,9 +235,26 @@ func soak(what string, from, to int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: RSS %.1f MB after step %d, %.1f MB after step %d (%+.2f%%), peak %.1f MB; %.0f s\n",
-		what, float64(rssFrom)/1024, from, float64(rssTo)/1024, to, 100*float64(rssTo-rssFrom)/float64(rssFrom), float64(peak)/1024, time.Since(start).Seconds())
+	mb := func(kb int) float64 { return float64(kb) / 1024 }
+	pct := func(a, b int) float64 { return 100 * float64(b-a) / float64(a) }
+	fmt.Printf("%s, step %d -> %d: RSS %.1f -> %.1f MB (%+.2f%%); after a GC %.1f -> %.1f MB (%+.2f%%); peak %.1f MB; %.0f s\n",
+		what, from, to, mb(rssFrom), mb(rssTo), pct(rssFrom, rssTo), mb(liveFrom), mb(liveTo), pct(liveFrom, liveTo), mb(peak), time.Since(start).Seconds())
 	return nil
+}
+
+// rss returns the resident set as it is, then after a garbage collection
+// has run graft's tensor finalizers (which free TensorFlow's buffers) and
+// returned free memory to the OS: the first depends on where the step
+// falls in Go's GC cycle, the second is what the process holds.
+func rss() (now, live int, err error) {
+	if now, err = statusKB("VmRSS"); err != nil {
+		return 0, 0, err
+	}
+	debug.FreeOSMemory()
+	time.Sleep(100 * time.Millisecond) // finalizers run on their own goroutine
+	debug.FreeOSMemory()
+	live, err = statusKB("VmRSS")
+	return now, live, err
 }
 
 // statusKB reads a kB field (VmRSS, VmHWM) of /proc/self/status.
@@ -251,6 +269,16 @@ func statusKB(field string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("/proc/self/status has no %s", field)
+}
+
+// interOp is the inter-op setting for n threads: at one thread the ops
+// run on the calling thread (tfgraph.InlineOps, as qat's defaults do), at
+// more a pool of n lets independent ops overlap (as Python's pools of n).
+func interOp(n int) int {
+	if n == 1 {
+		return tfgraph.InlineOps
+	}
+	return n
 }
 
 // serve runs one step, says ready, then answers the runner's requests.

@@ -60,7 +60,8 @@ const method = `Each contender is a long-lived worker process (bench/goworker fo
 	"Numerics: Go's reference row runs in graph numerics (tfgraph.GraphNumerics: Grappler on, as in tf.function and Keras fit, " +
 	"whose results it reproduces bit for bit); the rows \"eager numerics\" run the same Go code with no graph rewrites " +
 	"(tfgraph.EagerNumerics, eager TensorFlow's bits), and \"XLA\" with SessionConfig.XLA (autoclustering, TF_XLA_FLAGS=--tf_xla_cpu_global_jit). " +
-	"Threads: Go sets tfgraph.SessionConfig{IntraOpThreads: n, InterOpThreads: n}, Python " +
+	"Threads: Go sets tfgraph.SessionConfig{IntraOpThreads: n, InterOpThreads: n}, except at one thread " +
+	"InterOpThreads: tfgraph.InlineOps (ops run on the calling thread, qat's default), Python " +
 	"tf.config.threading's intra- and inter-op pools to n (tf.data keeps its own threads). " +
 	"W1 fetches every step's loss on both sides (Go's trainer returns it); Python's steps are the article's " +
 	"train_step (Keras 3) under tf.function, tf.function(jit_compile=True), or eager. " +
