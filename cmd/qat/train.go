@@ -90,7 +90,7 @@ up to and including the NaN step, unless no step of this command succeeded.`,
 	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also write a checkpoint to DIR/checkpoints every `N` steps (0: only at the end)")
 	fl.BoolVar(&f.resume, "resume", false, "continue from the newest good checkpoint in DIR/checkpoints (from step 1 if there is none)")
 	fl.StringVar(&f.numerics, "numerics", "", "whose bits to reproduce: `graph` (tf.function, Keras fit; faster) or eager (eager TensorFlow); default: the config's numerics, graph for configs and eager for --example")
-	fl.IntVar(&f.logEvery, "log-every", 10, "when stderr is not a terminal, print the loss every `N` steps")
+	fl.IntVar(&f.logEvery, "log-every", 10, "when stderr is not a terminal, print the loss, steps/s and ETA every `N` steps")
 	return c
 }
 
@@ -353,16 +353,22 @@ func configYAML(cfg *models.Config) ([]byte, error) {
 }
 
 // progress shows training progress on w: a bar with the loss on a
-// terminal, otherwise a line every few steps (and at the last).
+// terminal, otherwise a line every few steps (and at the last) with the
+// loss, the steps per second since the line before and the time left at
+// that rate.
 type progress struct {
 	w            io.Writer
 	steps, every int
 	bar          *progressbar.ProgressBar
+	now          func() time.Time
+	lastStep     int       // the step of the line before (or the first step's predecessor)
+	lastAt       time.Time // when it was printed (or when progress began)
 }
 
 // newProgress shows steps steps, the first done of them already run.
 func newProgress(w io.Writer, steps, every, done int) *progress {
-	p := &progress{w: w, steps: steps, every: every}
+	p := &progress{w: w, steps: steps, every: every, now: time.Now, lastStep: done}
+	p.lastAt = p.now()
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.bar = progressbar.NewOptions(steps, progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription("loss     -"), progressbar.OptionShowCount(),
@@ -379,9 +385,20 @@ func (p *progress) step(r loop.StepResult) {
 		_ = p.bar.Add(1) // a display error must not stop training
 		return
 	}
-	if r.Step%p.every == 0 || r.Step == p.steps {
-		fmt.Fprintf(p.w, "step %d/%d loss %.4f\n", r.Step, p.steps, r.Loss)
+	if r.Step%p.every != 0 && r.Step != p.steps {
+		return
 	}
+	now := p.now()
+	line := fmt.Sprintf("step %d/%d loss %.4f", r.Step, p.steps, r.Loss)
+	if secs := now.Sub(p.lastAt).Seconds(); secs > 0 && r.Step > p.lastStep {
+		rate := float64(r.Step-p.lastStep) / secs
+		line += fmt.Sprintf(", %.3g steps/s", rate)
+		if left := p.steps - r.Step; left > 0 {
+			line += ", ETA " + (time.Duration(float64(left) / rate * float64(time.Second))).Round(time.Second).String()
+		}
+	}
+	fmt.Fprintln(p.w, line)
+	p.lastStep, p.lastAt = r.Step, now
 }
 
 func (p *progress) done() {
