@@ -59,27 +59,16 @@ func (a Adam) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Outpu
 	if err := a.Validate(); err != nil {
 		return nil, nil, err
 	}
-	if len(vars) != len(grads) {
-		return nil, nil, fmt.Errorf("adam: %d variables but %d gradients", len(vars), len(grads))
-	}
-	var gradOps []*tf.Operation
-	for i, gr := range grads {
-		if gr.Op == nil {
-			return nil, nil, fmt.Errorf("adam: variable %s has no gradient (the loss does not depend on it)", vars[i].Name)
-		}
-		gradOps = append(gradOps, gr.Op)
-	}
-	s := g.Scope("adam")
-	zero, err := tf.NewTensor(int64(0))
+	gradOps, err := gradientOps("adam", vars, grads)
 	if err != nil {
 		return nil, nil, err
 	}
-	iter := s.NewVariable("iterations", zero)
+	s := g.Scope("adam")
+	iter, err := iterations(s)
+	if err != nil {
+		return nil, nil, err
+	}
 	state := []*tfgraph.Variable{iter}
-	// Every update op waits for every gradient through one barrier op:
-	// control edges from each gradient to each update op would grow with
-	// the square of the variable count (130,000 edges for 40 small
-	// layers) and make TensorFlow's graph passes superlinear.
 	u := s.WithControlDependencies(s.Group("gradients_ready", gradOps...))
 
 	// local_step = float32(iterations + 1); beta powers; alpha, as Keras.
@@ -148,16 +137,15 @@ func (a Adam) fused(u *tfgraph.Graph, vars []*tfgraph.Variable, slots []slots, g
 }
 
 func newSlots(g *tfgraph.Graph, v *tfgraph.Variable) (slots, error) {
-	zeros, err := tfgraph.Zeros{}.Values(v.Shape, nil)
+	m, err := zerosLike(g, v, "m")
 	if err != nil {
-		return slots{}, fmt.Errorf("adam slots for %s: %w", v.Name, err)
+		return slots{}, fmt.Errorf("adam: %w", err)
 	}
-	t, err := tfgraph.NewTensor(v.Shape, zeros)
+	vv, err := zerosLike(g, v, "v")
 	if err != nil {
-		return slots{}, fmt.Errorf("adam slots for %s: %w", v.Name, err)
+		return slots{}, fmt.Errorf("adam: %w", err)
 	}
-	name := sanitize(v.Name)
-	return slots{m: g.NewVariable(name+"/m", t), v: g.NewVariable(name+"/v", t)}, nil
+	return slots{m: m, v: vv}, nil
 }
 
 // sanitize turns a variable name into a name-scope component.

@@ -13,9 +13,9 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
-// runAdam applies opt for each gradient in grads to a variable starting at
+// runOptimizer applies opt for each gradient in grads to a variable starting at
 // init and returns its final value.
-func runAdam(t *testing.T, opt loop.Adam, shape []int64, init []float32, grads [][]float32) []float32 {
+func runOptimizer(t *testing.T, opt loop.Optimizer, shape []int64, init []float32, grads [][]float32) []float32 {
 	t.Helper()
 	g := tfgraph.NewGraph()
 	it, err := tfgraph.NewTensor(shape, init)
@@ -99,7 +99,7 @@ func TestAdamMatchesTensorFlow(t *testing.T) {
 	}{{"keras", false}, {"fused", true}} {
 		o := opt
 		o.Fused = tt.fused
-		got := runAdam(t, o, shape, init, grads)
+		got := runOptimizer(t, o, shape, init, grads)
 		want := ref[tt.name].Data
 		diff := 0
 		for i := range want {
@@ -138,4 +138,11 @@ func TestAdamValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// adam is Keras's Adam with learning rate lr.
+func adam(lr float64) loop.Adam {
+	a := loop.NewAdam()
+	a.LearningRate = lr
+	return a
 }

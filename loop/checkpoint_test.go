@@ -26,7 +26,7 @@ func ckptTrainer(t *testing.T, m models.Model, mutate func(*loop.Config)) *loop.
 	t.Helper()
 	data, _ := cachedMNIST(t)
 	cfg := loop.DefaultConfig()
-	cfg.Adam.LearningRate = 1e-3
+	cfg.Optimizer = adam(1e-3)
 	cfg.BatchSize, cfg.DataSeed = 32, 5
 	if mutate != nil {
 		mutate(&cfg)
@@ -89,15 +89,30 @@ func ckptSameLosses(t *testing.T, what string, a, b []float32) {
 }
 
 // Training 12 steps, saving, restoring into a new trainer and training 18
-// more ends with the same bits in every variable (weights, ranges, Adam's
-// slots and counters) and the same losses as 30 steps straight.
+// more ends with the same bits in every variable (weights, ranges, the
+// optimizer's slots and counters) and the same losses as 30 steps
+// straight, with Adam and with SGD (Nesterov momentum).
 func TestCheckpointResumeIsExact(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opt  loop.Optimizer
+	}{
+		{"adam", adam(1e-3)},
+		{"sgd", loop.SGD{LearningRate: 0.01, Momentum: 0.9, Nesterov: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			checkpointResumeIsExact(t, c.name, func(cfg *loop.Config) { cfg.Optimizer = c.opt })
+		})
+	}
+}
+
+func checkpointResumeIsExact(t *testing.T, optimizer string, mutate func(*loop.Config)) {
 	m := models.SmallCNN(qat.Default8Bit())
-	straight := ckptTrainer(t, m, nil)
+	straight := ckptTrainer(t, m, mutate)
 	ckptSteps(t, straight, 30)
 
 	dir := t.TempDir()
-	first := ckptTrainer(t, m, nil)
+	first := ckptTrainer(t, m, mutate)
 	ckptSteps(t, first, 12)
 	path, err := first.Save(dir)
 	if err != nil {
@@ -109,7 +124,7 @@ func TestCheckpointResumeIsExact(t *testing.T) {
 	saved := ckptState(t, first)
 	first.Close()
 
-	resumed := ckptTrainer(t, m, nil)
+	resumed := ckptTrainer(t, m, mutate)
 	if err := resumed.Restore(path); err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +147,11 @@ func TestCheckpointResumeIsExact(t *testing.T) {
 	ckptSameLosses(t, "losses 1..30", straight.Losses(), resumed.Losses())
 	var slots, ranges int
 	for name := range final {
-		slots += b2i(strings.HasPrefix(name, "adam/"))
+		slots += b2i(strings.HasPrefix(name, optimizer+"/") && !strings.HasSuffix(name, "iterations"))
 		ranges += b2i(strings.HasSuffix(name, "_min") || strings.HasSuffix(name, "_max"))
 	}
 	if slots == 0 || ranges == 0 {
-		t.Errorf("the state has %d Adam slots and %d ranges; want both", slots, ranges)
+		t.Errorf("the state has %d %s slots and %d ranges; want both", slots, optimizer, ranges)
 	}
 }
 

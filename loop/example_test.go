@@ -43,3 +43,17 @@ func ExampleNewTrainer() {
 	// step 100: loss 2.1855
 	// [layer1/bias_fp layer1/weight_fp layer2/bias_fp layer2/weight_fp]
 }
+
+// A config's optimizer block as the trainer's optimizer: here Keras's SGD
+// with Nesterov momentum.
+func ExampleNewOptimizer() {
+	opt, err := loop.NewOptimizer(models.OptimizerConfig{Name: "sgd", LearningRate: 0.01, Momentum: 0.9, Nesterov: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg := loop.DefaultConfig()
+	cfg.Optimizer = opt
+	fmt.Printf("%T %+v\n", cfg.Optimizer, cfg.Optimizer)
+	// Output: loop.SGD {LearningRate:0.01 Momentum:0.9 Nesterov:true}
+}

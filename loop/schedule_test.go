@@ -37,7 +37,7 @@ func flatBatches(t *testing.T, steps, batch int, seed uint64) (xs, ys []data.Arr
 func mlpTrainer(t *testing.T, m models.Model, all data.Dataset, init data.Weights, batch int) *loop.Trainer {
 	t.Helper()
 	cfg := loop.DefaultConfig()
-	cfg.Adam.LearningRate = 1e-3
+	cfg.Optimizer = adam(1e-3)
 	cfg.BatchSize = batch
 	cfg.Session = oneThread
 	tr, err := loop.NewTrainer(m, all, init, cfg)

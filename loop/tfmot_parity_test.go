@@ -115,7 +115,7 @@ func tfmotParity(t *testing.T, train data.Dataset, name, mode string, m models.M
 	}
 
 	cfg := loop.DefaultConfig()
-	cfg.Adam.LearningRate = lr
+	cfg.Optimizer = adam(lr)
 	cfg.BatchSize = batch
 	cfg.Session.Numerics = tfgraph.GraphNumerics
 	if mode == "eager" {

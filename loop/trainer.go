@@ -17,8 +17,9 @@ import (
 
 // Config is what a training run needs besides the model and data.
 type Config struct {
-	Adam Adam
-	Seed uint64 // initialiser seed for variables without given values
+	// Optimizer applies the gradients: Adam (the default) or SGD.
+	Optimizer Optimizer
+	Seed      uint64 // initialiser seed for variables without given values
 	// BatchSize is the mini-batch size; 0 trains on the whole data set
 	// every step. Batches are shuffled per epoch from DataSeed.
 	BatchSize int
@@ -46,7 +47,7 @@ type Config struct {
 func DefaultConfig() Config {
 	a := NewAdam()
 	a.LearningRate = 0.01
-	return Config{Adam: a, Seed: 1, Session: tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: tfgraph.InlineOps}}
+	return Config{Optimizer: a, Seed: 1, Session: tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: tfgraph.InlineOps}}
 }
 
 // Trainer runs QAT steps on one model in one session. Besides the
@@ -111,7 +112,10 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	if err := ds.Validate(m.Input, m.Classes()); err != nil {
 		return nil, err
 	}
-	if err := cfg.Adam.Validate(); err != nil {
+	if cfg.Optimizer == nil {
+		return nil, fmt.Errorf("loop: Config.Optimizer is nil; set it to an Adam (loop.NewAdam()) or an SGD")
+	}
+	if err := cfg.Optimizer.Validate(); err != nil {
 		return nil, err
 	}
 	t := &Trainer{keep: cfg.KeepCheckpoints, data: ds}
@@ -152,7 +156,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	if err != nil {
 		return nil, err
 	}
-	train, err := Minimize(g, loss, built.Params, cfg.Adam, cfg.Gradients)
+	train, err := Minimize(g, loss, built.Params, cfg.Optimizer, cfg.Gradients)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +230,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 // values, taken with the gradient functions of reg (nil:
 // tfgraph.DefaultRegistry()), and the optimizer's updates, and returns the
 // op that applies them.
-func Minimize(g *tfgraph.Graph, loss tf.Output, params []layers.Param, opt Adam, reg *tfgraph.Registry) (*tf.Operation, error) {
+func Minimize(g *tfgraph.Graph, loss tf.Output, params []layers.Param, opt Optimizer, reg *tfgraph.Registry) (*tf.Operation, error) {
 	if reg == nil {
 		reg = tfgraph.DefaultRegistry()
 	}

@@ -34,7 +34,7 @@ func TestStepUndoesNonFiniteLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := loop.DefaultConfig()
-	cfg.Adam.LearningRate = 1e30
+	cfg.Optimizer = adam(1e30)
 	cfg.BatchSize = 16
 	tr, err := loop.NewTrainer(m, ds, nil, cfg)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 func mnistRun(t *testing.T, m models.Model, train data.Dataset, init data.Weights, epochs int, lr float64, ranges map[string][]float32) *loop.Trainer {
 	t.Helper()
 	cfg := loop.DefaultConfig()
-	cfg.Adam.LearningRate = lr
+	cfg.Optimizer = adam(lr)
 	cfg.BatchSize = 64
 	cfg.DataSeed = 7
 	cfg.Ranges = ranges

@@ -44,7 +44,7 @@ func TestZooNetsTrain(t *testing.T) {
 					t.Fatal(err)
 				}
 				cfg := loop.DefaultConfig()
-				cfg.Adam.LearningRate = 1e-3
+				cfg.Optimizer = adam(1e-3)
 				cfg.Session = oneThread
 				tr, err := loop.NewTrainer(m, ds, nil, cfg)
 				if err != nil {

@@ -80,17 +80,65 @@ type Config struct {
 }
 
 // OptimizerConfig holds the optimizer's settings as plain numbers (the
-// training loop maps them to its own optimizer type). Name is "adam", the
-// only optimizer supported.
+// training loop maps them to its own optimizer type). Name is "adam"
+// (LearningRate, Beta1, Beta2, Epsilon, Fused apply) or "sgd"
+// (LearningRate, Momentum, Nesterov apply); the others are zero.
 type OptimizerConfig struct {
-	Name         string  `yaml:"name"`
-	LearningRate float64 `yaml:"learning_rate"`
-	Beta1        float64 `yaml:"beta_1"`
-	Beta2        float64 `yaml:"beta_2"`
-	Epsilon      float64 `yaml:"epsilon"`
+	Name         string
+	LearningRate float64
+	Beta1        float64
+	Beta2        float64
+	Epsilon      float64
 	// Fused selects TensorFlow's fused ResourceApplyAdam kernel instead of
 	// Keras's op-by-op update.
-	Fused bool `yaml:"fused"`
+	Fused bool
+	// Momentum and Nesterov are SGD's, as Keras's SGD takes them.
+	Momentum float64
+	Nesterov bool
+}
+
+// The YAML of each optimizer: its own keys only.
+type (
+	adamYAML struct {
+		Name         string  `yaml:"name"`
+		LearningRate float64 `yaml:"learning_rate"`
+		Beta1        float64 `yaml:"beta_1"`
+		Beta2        float64 `yaml:"beta_2"`
+		Epsilon      float64 `yaml:"epsilon"`
+		Fused        bool    `yaml:"fused"`
+	}
+	sgdYAML struct {
+		Name         string  `yaml:"name"`
+		LearningRate float64 `yaml:"learning_rate"`
+		Momentum     float64 `yaml:"momentum"`
+		Nesterov     bool    `yaml:"nesterov"`
+	}
+)
+
+// String describes o as qat train reports it: "adam lr 0.001",
+// "sgd lr 0.01 momentum 0.9 nesterov".
+func (o OptimizerConfig) String() string {
+	s := fmt.Sprintf("%s lr %g", o.Name, o.LearningRate)
+	if o.Name == OptimizerSGD {
+		if o.Momentum != 0 {
+			s += fmt.Sprintf(" momentum %g", o.Momentum)
+		}
+		if o.Nesterov {
+			s += " nesterov"
+		}
+	} else if o.Fused {
+		s += " (fused)"
+	}
+	return s
+}
+
+// MarshalYAML writes the keys of o's optimizer only, so that a written
+// config reads back as the same one.
+func (o OptimizerConfig) MarshalYAML() (any, error) {
+	if o.Name == OptimizerSGD {
+		return sgdYAML{o.Name, o.LearningRate, o.Momentum, o.Nesterov}, nil
+	}
+	return adamYAML{o.Name, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.Fused}, nil
 }
 
 // DataConfig chooses the training data: Examples synthetic examples drawn
@@ -151,6 +199,11 @@ const (
 	DefaultSteps    = 100
 	DefaultSeed     = 1
 	DefaultExamples = 100
+	// The optimizers' names.
+	OptimizerAdam = "adam"
+	OptimizerSGD  = "sgd"
+	// Keras's SGD default learning rate.
+	DefaultSGDLearningRate = 0.01
 	// Keras's Adam defaults.
 	DefaultLearningRate = 0.001
 	DefaultBeta1        = 0.9
@@ -184,7 +237,9 @@ type (
 		Beta1        *float64 `yaml:"beta_1"`
 		Beta2        *float64 `yaml:"beta_2"`
 		Epsilon      *float64 `yaml:"epsilon"`
-		Fused        bool     `yaml:"fused"`
+		Fused        *bool    `yaml:"fused"`
+		Momentum     *float64 `yaml:"momentum"`
+		Nesterov     *bool    `yaml:"nesterov"`
 	}
 	rawData struct {
 		Examples *int   `yaml:"examples"`
@@ -300,20 +355,10 @@ func (r *rawConfig) resolve() (*Config, error) {
 	if r.Steps != nil {
 		c.Steps = *r.Steps
 	}
-	if o := r.Optimizer; o != nil {
-		set := func(dst *float64, src *float64) {
-			if src != nil {
-				*dst = *src
-			}
+	if r.Optimizer != nil {
+		if c.Optimizer, err = r.Optimizer.config(); err != nil {
+			return nil, err
 		}
-		if o.Name != nil {
-			c.Optimizer.Name = *o.Name
-		}
-		set(&c.Optimizer.LearningRate, o.LearningRate)
-		set(&c.Optimizer.Beta1, o.Beta1)
-		set(&c.Optimizer.Beta2, o.Beta2)
-		set(&c.Optimizer.Epsilon, o.Epsilon)
-		c.Optimizer.Fused = o.Fused
 	}
 	if d := r.Data; d != nil {
 		c.Data = DataConfig{NPZ: d.NPZ, MNIST: d.MNIST}
@@ -591,7 +636,7 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
 	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm, numerics"},
-	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused"},
+	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused (adam); momentum, nesterov (sgd)"},
 	"models.rawData":      {"data", "examples, npz, mnist"},
 	"models.rawLayer":     {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},
 	"qat.Scheme":          {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
@@ -616,4 +661,50 @@ func yamlError(err error) error {
 		msgs[i] = yamlTypes.Replace(m)
 	}
 	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}
+
+// config is the optimizer a config's optimizer: block describes, with
+// Keras's defaults for what it leaves out. A key of another optimizer
+// (beta_1 for sgd, momentum for adam) is an error.
+func (o *rawOptimizer) config() (OptimizerConfig, error) {
+	name := OptimizerAdam
+	if o.Name != nil {
+		name = strings.ToLower(*o.Name)
+	}
+	val := func(p *float64, def float64) float64 {
+		if p != nil {
+			return *p
+		}
+		return def
+	}
+	foreign := func(keys map[string]bool, takes string) error {
+		for _, k := range []string{"beta_1", "beta_2", "epsilon", "fused", "momentum", "nesterov"} {
+			if keys[k] {
+				return fmt.Errorf("optimizer: %s is not a setting of %s (it takes %s)", k, name, takes)
+			}
+		}
+		return nil
+	}
+	switch name {
+	case OptimizerSGD:
+		if err := foreign(map[string]bool{"beta_1": o.Beta1 != nil, "beta_2": o.Beta2 != nil, "epsilon": o.Epsilon != nil, "fused": o.Fused != nil}, "learning_rate, momentum, nesterov"); err != nil {
+			return OptimizerConfig{}, err
+		}
+		c := OptimizerConfig{Name: name, LearningRate: val(o.LearningRate, DefaultSGDLearningRate), Momentum: val(o.Momentum, 0)}
+		if o.Nesterov != nil {
+			c.Nesterov = *o.Nesterov
+		}
+		return c, nil
+	case OptimizerAdam:
+		if err := foreign(map[string]bool{"momentum": o.Momentum != nil, "nesterov": o.Nesterov != nil}, "learning_rate, beta_1, beta_2, epsilon, fused"); err != nil {
+			return OptimizerConfig{}, err
+		}
+		c := OptimizerConfig{Name: name, LearningRate: val(o.LearningRate, DefaultLearningRate),
+			Beta1: val(o.Beta1, DefaultBeta1), Beta2: val(o.Beta2, DefaultBeta2), Epsilon: val(o.Epsilon, DefaultEpsilon)}
+		if o.Fused != nil {
+			c.Fused = *o.Fused
+		}
+		return c, nil
+	}
+	return OptimizerConfig{}, fmt.Errorf("optimizer: unknown name %q (supported: %s, %s)", name, OptimizerAdam, OptimizerSGD)
 }

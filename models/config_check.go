@@ -3,7 +3,6 @@ package models
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/qat-go/qat/internal/measure"
 	"github.com/qat-go/qat/tfgraph"
@@ -105,11 +104,19 @@ const mnistTrainExamples = 60000
 // Validate checks the optimizer's name and numbers.
 func (o OptimizerConfig) Validate() error {
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	switch {
-	case !strings.EqualFold(o.Name, "adam"):
-		return fmt.Errorf("optimizer: unknown name %q (supported: adam)", o.Name)
-	case !(o.LearningRate > 0 && finite(o.LearningRate)):
+	if o.Name != OptimizerAdam && o.Name != OptimizerSGD {
+		return fmt.Errorf("optimizer: unknown name %q (supported: %s, %s)", o.Name, OptimizerAdam, OptimizerSGD)
+	}
+	if !(o.LearningRate > 0 && finite(o.LearningRate)) {
 		return fmt.Errorf("optimizer: learning_rate %g must be finite and > 0", o.LearningRate)
+	}
+	if o.Name == OptimizerSGD {
+		if !(o.Momentum >= 0 && o.Momentum <= 1) {
+			return fmt.Errorf("optimizer: momentum %g must be in [0, 1]", o.Momentum)
+		}
+		return nil
+	}
+	switch {
 	case !(o.Beta1 >= 0 && o.Beta1 < 1):
 		return fmt.Errorf("optimizer: beta_1 %g must be in [0, 1)", o.Beta1)
 	case !(o.Beta2 >= 0 && o.Beta2 < 1):

@@ -57,6 +57,14 @@ func TestParseConfig(t *testing.T) {
 			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
 			Optimizer: OptimizerConfig{Name: "adam", LearningRate: 0.5, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7},
 			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
+		{"sgd defaults", "inputs: 3\noptimizer: {name: sgd}\nlayers: [{units: 2}]\n", &Config{
+			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
+			Optimizer: OptimizerConfig{Name: "sgd", LearningRate: 0.01},
+			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
+		{"sgd nesterov", "inputs: 3\noptimizer: {name: SGD, learning_rate: 0.1, momentum: 0.9, nesterov: true}\nlayers: [{units: 2}]\n", &Config{
+			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
+			Optimizer: OptimizerConfig{Name: "sgd", LearningRate: 0.1, Momentum: 0.9, Nesterov: true},
+			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseConfig(strings.NewReader(tc.yaml))
@@ -101,7 +109,11 @@ func TestParseConfigErrors(t *testing.T) {
 		{"missing layers", "inputs: 10\n", []string{"no layers"}},
 		{"empty layers", "inputs: 10\nlayers: []\n", []string{"no layers"}},
 		{"steps", "inputs: 10\nsteps: 0\n" + layers, []string{"steps 0 must be > 0"}},
-		{"unknown optimizer", "inputs: 10\noptimizer: {name: sgd}\n" + layers, []string{`optimizer: unknown name "sgd"`, "adam"}},
+		{"unknown optimizer", "inputs: 10\noptimizer: {name: rmsprop}\n" + layers, []string{`optimizer: unknown name "rmsprop"`, "adam, sgd"}},
+		{"adam with momentum", "inputs: 10\noptimizer: {momentum: 0.9}\n" + layers, []string{"momentum is not a setting of adam", "beta_1"}},
+		{"sgd with beta_1", "inputs: 10\noptimizer: {name: sgd, beta_1: 0.9}\n" + layers, []string{"beta_1 is not a setting of sgd", "momentum, nesterov"}},
+		{"sgd momentum", "inputs: 10\noptimizer: {name: sgd, momentum: 1.5}\n" + layers, []string{"momentum 1.5 must be in [0, 1]"}},
+		{"sgd learning rate", "inputs: 10\noptimizer: {name: sgd, learning_rate: 0}\n" + layers, []string{"learning_rate 0 must be"}},
 		{"learning rate", "inputs: 10\noptimizer: {learning_rate: -1}\n" + layers, []string{"learning_rate -1 must be"}},
 		{"learning rate nan", "inputs: 10\noptimizer: {learning_rate: .nan}\n" + layers, []string{"learning_rate NaN"}},
 		{"beta_1", "inputs: 10\noptimizer: {beta_1: 1}\n" + layers, []string{"beta_1 1 must be in [0, 1)"}},
@@ -411,6 +423,34 @@ func TestConfigStepsFor(t *testing.T) {
 
 // TestConfigEpochsRoundTrip checks that a config with epochs encodes
 // without steps, so the run's config.yaml reads back.
+// A written config reads back as the same optimizer, each with its own keys
+// only.
+func TestConfigOptimizerRoundTrip(t *testing.T) {
+	for _, c := range []struct{ optimizer, written, absent string }{
+		{"{name: sgd, learning_rate: 0.05, momentum: 0.9, nesterov: true}", "nesterov: true", "beta_1"},
+		{"{name: adam, beta_1: 0, fused: true}", "beta_1: 0", "momentum"},
+	} {
+		t.Run(c.optimizer, func(t *testing.T) {
+			cfg, err := ParseConfig(strings.NewReader("inputs: 4\noptimizer: " + c.optimizer + "\nlayers: [{units: 2}]\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := cfg.Encode(&buf); err != nil {
+				t.Fatal(err)
+			}
+			text := buf.String()
+			if !strings.Contains(text, c.written) || strings.Contains(text, c.absent) {
+				t.Errorf("encoded config should hold %q and not %q:\n%s", c.written, c.absent, text)
+			}
+			back, err := ParseConfig(&buf)
+			if err != nil || !reflect.DeepEqual(back, cfg) {
+				t.Errorf("round trip: %+v, %v; want %+v", back, err, cfg)
+			}
+		})
+	}
+}
+
 func TestConfigEpochsRoundTrip(t *testing.T) {
 	c, err := ParseConfig(strings.NewReader("inputs: 4\nbatch_size: 5\nepochs: 2\nlayers: [{units: 2}]\n"))
 	if err != nil {

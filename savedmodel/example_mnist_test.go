@@ -27,7 +27,9 @@ func Example_mnist() {
 	}
 	m := models.MNISTCNN(qat.Default8Bit()) // or your own models.Model{Input, Layers, Scheme}
 	cfg := loop.DefaultConfig()
-	cfg.Adam.LearningRate, cfg.BatchSize = 1e-3, 64
+	adam := loop.NewAdam() // or loop.SGD{LearningRate: 0.01, Momentum: 0.9}
+	adam.LearningRate = 1e-3
+	cfg.Optimizer, cfg.BatchSize = adam, 64
 	tr, err := loop.NewTrainer(m, train, nil, cfg)
 	if err != nil {
 		log.Fatal(err)

@@ -139,8 +139,9 @@ func mnistTrainer(path string, threads int, sc tfgraph.SessionConfig) (*loop.Tra
 		return nil, err
 	}
 	lc := loop.DefaultConfig()
-	o := cfg.Optimizer
-	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
+	if lc.Optimizer, err = loop.NewOptimizer(cfg.Optimizer); err != nil {
+		return nil, err
+	}
 	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
 	sc.IntraOpThreads, sc.InterOpThreads = threads, interOp(threads)
 	lc.Session = sc

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/models"
 )
 
 // qat runs the command line in-process and returns its exit code, stdout
@@ -232,5 +233,32 @@ func write(t *testing.T, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// qat train with SGD (Nesterov momentum): the run reports it, and the
+// run's config.yaml names it with SGD's keys only and reads back the same.
+func TestTrainSGD(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "run.yaml"), "inputs: 3\nsteps: 3\noptimizer: {name: sgd, learning_rate: 0.1, momentum: 0.9, nesterov: true}\n"+
+		"data: {examples: 8}\nlayers:\n  - {name: a, units: 4}\n  - {name: b, units: 2}\n")
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := qat(t, context.Background(), "train", "--config", filepath.Join(dir, "run.yaml"), "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "8 examples, sgd lr 0.1 momentum 0.9 nesterov, 3 steps") {
+		t.Errorf("stdout %q", stdout)
+	}
+	if n := len(readLosses(t, filepath.Join(out, "losses.csv"))); n != 3 {
+		t.Errorf("%d losses, want 3", n)
+	}
+	written, err := models.LoadConfig(filepath.Join(out, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := models.OptimizerConfig{Name: "sgd", LearningRate: 0.1, Momentum: 0.9, Nesterov: true}
+	if written.Optimizer != want {
+		t.Errorf("config.yaml's optimizer %+v, want %+v", written.Optimizer, want)
 	}
 }

@@ -198,8 +198,9 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		return err
 	}
 	lc := loop.DefaultConfig()
-	o := cfg.Optimizer
-	lc.Adam = loop.Adam{LearningRate: o.LearningRate, Beta1: o.Beta1, Beta2: o.Beta2, Epsilon: o.Epsilon, Fused: o.Fused}
+	if lc.Optimizer, err = loop.NewOptimizer(cfg.Optimizer); err != nil {
+		return err
+	}
 	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
 	lc.Session = tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: tfgraph.InlineOps, Numerics: cfg.Numerics}
 	cfg.Steps = steps
@@ -241,8 +242,7 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	for _, n := range notes {
 		fmt.Fprintln(stderr, n)
 	}
-	fmt.Fprintf(stdout, "%s: %s, %d examples, adam lr %g%s, %d steps\n",
-		what, shape(m), data.X.Shape[0], o.LearningRate, map[bool]string{true: " (fused)"}[o.Fused], cfg.Steps)
+	fmt.Fprintf(stdout, "%s: %s, %d examples, %s, %d steps\n", what, shape(m), data.X.Shape[0], cfg.Optimizer, cfg.Steps)
 
 	start := tr.StepsDone()
 	p := newProgress(stderr, cfg.Steps, f.logEvery, start)

@@ -1,0 +1,77 @@
+package loop
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// Optimizer adds the ops that apply gradients to variables: Adam or SGD.
+type Optimizer interface {
+	// Validate checks the hyper-parameters.
+	Validate() error
+	// Apply adds ops that apply grads to vars once every gradient is
+	// computed, and returns the op that runs them all (and then
+	// increments the iteration counter) and the optimizer's own state
+	// variables (the counter, then its slots), which checkpoints save.
+	Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output) (*tf.Operation, []*tfgraph.Variable, error)
+}
+
+// NewOptimizer returns the optimizer a config names: "adam" (Adam) or
+// "sgd" (SGD), with the config's numbers, checked.
+func NewOptimizer(c models.OptimizerConfig) (Optimizer, error) {
+	var o Optimizer
+	switch strings.ToLower(c.Name) {
+	case "adam":
+		o = Adam{LearningRate: c.LearningRate, Beta1: c.Beta1, Beta2: c.Beta2, Epsilon: c.Epsilon, Fused: c.Fused}
+	case "sgd":
+		o = SGD{LearningRate: c.LearningRate, Momentum: c.Momentum, Nesterov: c.Nesterov}
+	default:
+		return nil, fmt.Errorf("optimizer %q: want adam or sgd", c.Name)
+	}
+	return o, o.Validate()
+}
+
+// gradientOps checks grads against vars and returns their ops, for the
+// one barrier op every update waits for: control edges from each gradient
+// to each update op would grow with the square of the variable count
+// (130,000 edges for 40 small layers) and make TensorFlow's graph passes
+// superlinear.
+func gradientOps(who string, vars []*tfgraph.Variable, grads []tf.Output) ([]*tf.Operation, error) {
+	if len(vars) != len(grads) {
+		return nil, fmt.Errorf("%s: %d variables but %d gradients", who, len(vars), len(grads))
+	}
+	var ops []*tf.Operation
+	for i, gr := range grads {
+		if gr.Op == nil {
+			return nil, fmt.Errorf("%s: variable %s has no gradient (the loss does not depend on it)", who, vars[i].Name)
+		}
+		ops = append(ops, gr.Op)
+	}
+	return ops, nil
+}
+
+// zerosLike returns a new variable of v's shape holding zeros, named name.
+func zerosLike(g *tfgraph.Graph, v *tfgraph.Variable, name string) (*tfgraph.Variable, error) {
+	zeros, err := tfgraph.Zeros{}.Values(v.Shape, nil)
+	if err != nil {
+		return nil, fmt.Errorf("slot %s for %s: %w", name, v.Name, err)
+	}
+	t, err := tfgraph.NewTensor(v.Shape, zeros)
+	if err != nil {
+		return nil, fmt.Errorf("slot %s for %s: %w", name, v.Name, err)
+	}
+	return g.NewVariable(sanitize(v.Name)+"/"+name, t), nil
+}
+
+// iterations adds the optimizer's step counter (int64, from 0), as Keras's.
+func iterations(s *tfgraph.Graph) (*tfgraph.Variable, error) {
+	zero, err := tf.NewTensor(int64(0))
+	if err != nil {
+		return nil, err
+	}
+	return s.NewVariable("iterations", zero), nil
+}

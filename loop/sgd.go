@@ -1,0 +1,79 @@
+package loop
+
+import (
+	"fmt"
+
+	"github.com/qat-go/qat/tfgraph"
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// SGD is gradient descent, with momentum and Nesterov momentum as Keras 3's
+// SGD: with momentum 0, w -= g * lr; otherwise
+// m = m * momentum - g * lr, then w += m, or with Nesterov
+// w += m * momentum - g * lr. Its numbers are float64, as Python's are; the
+// graph uses their float32 roundings.
+type SGD struct {
+	LearningRate, Momentum float64
+	Nesterov               bool
+}
+
+// Validate checks the hyper-parameters (Keras's ranges).
+func (o SGD) Validate() error {
+	switch {
+	case !(o.LearningRate > 0):
+		return fmt.Errorf("sgd: learning_rate %g must be > 0", o.LearningRate)
+	case !(o.Momentum >= 0 && o.Momentum <= 1):
+		return fmt.Errorf("sgd: momentum %g must be in [0, 1]", o.Momentum)
+	}
+	return nil
+}
+
+// Apply adds the updates of Keras 3's SGD.update_step for each variable
+// (one momentum slot per variable when Momentum is not 0) and returns the
+// op that runs them all and then increments the iteration counter.
+func (o SGD) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output) (*tf.Operation, []*tfgraph.Variable, error) {
+	if err := o.Validate(); err != nil {
+		return nil, nil, err
+	}
+	gradOps, err := gradientOps("sgd", vars, grads)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := g.Scope("sgd")
+	iter, err := iterations(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	state := []*tfgraph.Variable{iter}
+	u := s.WithControlDependencies(s.Group("gradients_ready", gradOps...))
+	lr := u.Scalar("learning_rate", float32(o.LearningRate))
+	var updates []*tf.Operation
+	for i, v := range vars {
+		us := u.Scope("update_" + sanitize(v.Name))
+		step := us.Mul("Mul", grads[i], lr) // g * lr
+		if o.Momentum == 0 {
+			updates = append(updates, v.AssignSub(us, "apply", step))
+			continue
+		}
+		m, err := zerosLike(s, v, "momentum")
+		if err != nil {
+			return nil, nil, fmt.Errorf("sgd: %w", err)
+		}
+		state = append(state, m)
+		mom := us.Scalar("momentum", float32(o.Momentum))
+		set := m.Assign(us, "m_assign", us.Sub("Sub", us.Mul("Mul_1", m.Read(us, "m"), mom), step))
+		after := us.WithControlDependencies(set)
+		mNew := m.Read(after, "m_new")
+		if o.Nesterov {
+			updates = append(updates, v.AssignAdd(after, "apply", after.Sub("Sub_1", after.Mul("Mul_2", mNew, mom), step)))
+		} else {
+			updates = append(updates, v.AssignAdd(after, "apply", mNew))
+		}
+	}
+	done := s.WithControlDependencies(updates...)
+	inc := iter.AssignAdd(done, "increment", done.Const("one", int64(1)))
+	if err := g.Err(); err != nil {
+		return nil, nil, fmt.Errorf("sgd: %w", err)
+	}
+	return inc, state, nil
+}
