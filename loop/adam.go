@@ -2,6 +2,7 @@ package loop
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
@@ -21,6 +22,10 @@ const (
 // graph uses their float32 roundings.
 type Adam struct {
 	LearningRate, Beta1, Beta2, Epsilon float64
+	// WeightDecay, if not 0, first shrinks each variable as Keras's
+	// weight_decay does (w -= w * weight_decay * learning_rate); AdamW is
+	// Adam with it.
+	WeightDecay float64
 	// Fused applies each update with TensorFlow's fused ResourceApplyAdam
 	// kernel. Otherwise the update is the op sequence of Keras 3's Adam
 	// (keras/src/optimizers/adam.py), which makes a Go step bit-identical to
@@ -45,6 +50,8 @@ func (a Adam) Validate() error {
 		return fmt.Errorf("adam: beta_2 %g must be in [0, 1)", a.Beta2)
 	case !(a.Epsilon > 0):
 		return fmt.Errorf("adam: epsilon %g must be > 0", a.Epsilon)
+	case !(a.WeightDecay >= 0 && !math.IsInf(a.WeightDecay, 0)):
+		return fmt.Errorf("adam: weight_decay %g must be finite and >= 0", a.WeightDecay)
 	}
 	return nil
 }
@@ -77,6 +84,7 @@ func (a Adam) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Outpu
 	b2p := u.Pow("Pow_1", u.Scalar("beta_2", float32(a.Beta2)), step)
 	lr := u.Scalar("learning_rate", float32(a.LearningRate))
 	one := u.Scalar("one_f", 1)
+	u = weightDecay(u, vars, lr, a.WeightDecay)
 
 	sl := make([]slots, len(vars))
 	for i, v := range vars {

@@ -58,8 +58,9 @@ func runOptimizer(t *testing.T, opt loop.Optimizer, shape []int64, init []float3
 	return f
 }
 
-// Both Adam variants against TensorFlow: the Keras op sequence against
-// Keras 3's Adam, the fused variant against tf.raw_ops.ResourceApplyAdam.
+// The Adam variants against TensorFlow: the Keras op sequence against
+// Keras 3's Adam, the fused variant against tf.raw_ops.ResourceApplyAdam,
+// and Adam with weight decay against Keras 3's AdamW.
 func TestAdamMatchesTensorFlow(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
 	shape := []int64{6, 4}
@@ -86,7 +87,7 @@ func TestAdamMatchesTensorFlow(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := oracle.Run("adam_reference.py", in, out, "0.003", "0.85", "0.995", "1e-6"); err != nil {
+	if _, err := oracle.Run("adam_reference.py", in, out, "0.003", "0.85", "0.995", "1e-6", "0.05"); err != nil {
 		t.Fatal(err)
 	}
 	ref, err := data.ReadNPZ(out)
@@ -94,11 +95,12 @@ func TestAdamMatchesTensorFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
-		name  string
-		fused bool
-	}{{"keras", false}, {"fused", true}} {
+		name        string
+		fused       bool
+		weightDecay float64
+	}{{"keras", false, 0}, {"fused", true, 0}, {"adamw", false, 0.05}} {
 		o := opt
-		o.Fused = tt.fused
+		o.Fused, o.WeightDecay = tt.fused, tt.weightDecay
 		got := runOptimizer(t, o, shape, init, grads)
 		want := ref[tt.name].Data
 		diff := 0
@@ -127,6 +129,7 @@ func TestAdamValidate(t *testing.T) {
 		{"beta_1 = 1", func(a *loop.Adam) { a.Beta1 = 1 }, "beta_1"},
 		{"negative beta_2", func(a *loop.Adam) { a.Beta2 = -0.1 }, "beta_2"},
 		{"zero epsilon", func(a *loop.Adam) { a.Epsilon = 0 }, "epsilon"},
+		{"negative weight decay", func(a *loop.Adam) { a.WeightDecay = -0.01 }, "weight_decay"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

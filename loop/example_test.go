@@ -55,5 +55,5 @@ func ExampleNewOptimizer() {
 	cfg := loop.DefaultConfig()
 	cfg.Optimizer = opt
 	fmt.Printf("%T %+v\n", cfg.Optimizer, cfg.Optimizer)
-	// Output: loop.SGD {LearningRate:0.01 Momentum:0.9 Nesterov:true}
+	// Output: loop.SGD {LearningRate:0.01 Momentum:0.9 Nesterov:true WeightDecay:0}
 }

@@ -9,7 +9,8 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
-// Optimizer adds the ops that apply gradients to variables: Adam or SGD.
+// Optimizer adds the ops that apply gradients to variables: Adam (and
+// AdamW) or SGD.
 type Optimizer interface {
 	// Validate checks the hyper-parameters.
 	Validate() error
@@ -20,17 +21,18 @@ type Optimizer interface {
 	Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output) (*tf.Operation, []*tfgraph.Variable, error)
 }
 
-// NewOptimizer returns the optimizer a config names: "adam" (Adam) or
-// "sgd" (SGD), with the config's numbers, checked.
+// NewOptimizer returns the optimizer a config names: "adam" or "adamw"
+// (Adam, with weight decay for AdamW) or "sgd" (SGD), with the config's
+// numbers, checked.
 func NewOptimizer(c models.OptimizerConfig) (Optimizer, error) {
 	var o Optimizer
 	switch strings.ToLower(c.Name) {
-	case "adam":
-		o = Adam{LearningRate: c.LearningRate, Beta1: c.Beta1, Beta2: c.Beta2, Epsilon: c.Epsilon, Fused: c.Fused}
-	case "sgd":
-		o = SGD{LearningRate: c.LearningRate, Momentum: c.Momentum, Nesterov: c.Nesterov}
+	case models.OptimizerAdam, models.OptimizerAdamW:
+		o = Adam{LearningRate: c.LearningRate, Beta1: c.Beta1, Beta2: c.Beta2, Epsilon: c.Epsilon, Fused: c.Fused, WeightDecay: c.WeightDecay}
+	case models.OptimizerSGD:
+		o = SGD{LearningRate: c.LearningRate, Momentum: c.Momentum, Nesterov: c.Nesterov, WeightDecay: c.WeightDecay}
 	default:
-		return nil, fmt.Errorf("optimizer %q: want adam or sgd", c.Name)
+		return nil, fmt.Errorf("optimizer %q: want adam, adamw or sgd", c.Name)
 	}
 	return o, o.Validate()
 }
@@ -74,4 +76,21 @@ func iterations(s *tfgraph.Graph) (*tfgraph.Variable, error) {
 		return nil, err
 	}
 	return s.NewVariable("iterations", zero), nil
+}
+
+// weightDecay adds Keras's decoupled weight decay, w -= w * wd * lr for
+// each variable, and returns a scope whose ops run after it (u itself when
+// wd is 0, as Keras skips it when weight_decay is None).
+func weightDecay(u *tfgraph.Graph, vars []*tfgraph.Variable, lr tf.Output, wd float64) *tfgraph.Graph {
+	if wd == 0 {
+		return u
+	}
+	d := u.Scope("weight_decay")
+	w := d.Scalar("weight_decay", float32(wd))
+	var ops []*tf.Operation
+	for _, v := range vars {
+		s := d.Scope(sanitize(v.Name))
+		ops = append(ops, v.AssignSub(s, "apply", s.Mul("mul_1", s.Mul("mul", v.Read(s, "w"), w), lr)))
+	}
+	return u.WithControlDependencies(ops...)
 }

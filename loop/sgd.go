@@ -2,6 +2,7 @@ package loop
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
@@ -15,6 +16,9 @@ import (
 type SGD struct {
 	LearningRate, Momentum float64
 	Nesterov               bool
+	// WeightDecay, if not 0, first shrinks each variable as Keras's
+	// weight_decay does (w -= w * weight_decay * learning_rate).
+	WeightDecay float64
 }
 
 // Validate checks the hyper-parameters (Keras's ranges).
@@ -24,6 +28,8 @@ func (o SGD) Validate() error {
 		return fmt.Errorf("sgd: learning_rate %g must be > 0", o.LearningRate)
 	case !(o.Momentum >= 0 && o.Momentum <= 1):
 		return fmt.Errorf("sgd: momentum %g must be in [0, 1]", o.Momentum)
+	case !(o.WeightDecay >= 0 && !math.IsInf(o.WeightDecay, 0)):
+		return fmt.Errorf("sgd: weight_decay %g must be finite and >= 0", o.WeightDecay)
 	}
 	return nil
 }
@@ -47,6 +53,7 @@ func (o SGD) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output
 	state := []*tfgraph.Variable{iter}
 	u := s.WithControlDependencies(s.Group("gradients_ready", gradOps...))
 	lr := u.Scalar("learning_rate", float32(o.LearningRate))
+	u = weightDecay(u, vars, lr, o.WeightDecay)
 	var updates []*tf.Operation
 	for i, v := range vars {
 		us := u.Scope("update_" + sanitize(v.Name))

@@ -11,8 +11,8 @@ import (
 	"github.com/qat-go/qat/loop"
 )
 
-// SGD, with and without momentum and Nesterov, against Keras 3's SGD over
-// 20 steps: bit-identical.
+// SGD, with and without momentum and Nesterov, and with weight decay,
+// against Keras 3's SGD over 20 steps: bit-identical.
 func TestSGDMatchesKeras(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	shape := []int64{5, 3}
@@ -38,7 +38,7 @@ func TestSGDMatchesKeras(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := oracle.Run("sgd_reference.py", in, out, "0.03", "0.9"); err != nil {
+	if _, err := oracle.Run("sgd_reference.py", in, out, "0.03", "0.9", "0.02"); err != nil {
 		t.Fatal(err)
 	}
 	ref, err := data.ReadNPZ(out)
@@ -52,6 +52,7 @@ func TestSGDMatchesKeras(t *testing.T) {
 		{"plain", loop.SGD{LearningRate: 0.03}},
 		{"momentum", loop.SGD{LearningRate: 0.03, Momentum: 0.9}},
 		{"nesterov", loop.SGD{LearningRate: 0.03, Momentum: 0.9, Nesterov: true}},
+		{"nesterov_wd", loop.SGD{LearningRate: 0.03, Momentum: 0.9, Nesterov: true, WeightDecay: 0.02}},
 	} {
 		got := runOptimizer(t, c.opt, shape, init, grads)
 		want := ref[c.key].Data
@@ -81,6 +82,7 @@ func TestSGDValidate(t *testing.T) {
 		{"zero lr", loop.SGD{}, "learning_rate"},
 		{"negative momentum", loop.SGD{LearningRate: 0.01, Momentum: -0.1}, "momentum"},
 		{"momentum above 1", loop.SGD{LearningRate: 0.01, Momentum: 1.5}, "momentum"},
+		{"negative weight decay", loop.SGD{LearningRate: 0.01, WeightDecay: -1}, "weight_decay"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.opt.Validate()

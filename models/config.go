@@ -80,9 +80,10 @@ type Config struct {
 }
 
 // OptimizerConfig holds the optimizer's settings as plain numbers (the
-// training loop maps them to its own optimizer type). Name is "adam"
-// (LearningRate, Beta1, Beta2, Epsilon, Fused apply) or "sgd"
-// (LearningRate, Momentum, Nesterov apply); the others are zero.
+// training loop maps them to its own optimizer type). Name is "adam" or
+// "adamw" (LearningRate, Beta1, Beta2, Epsilon, Fused, WeightDecay apply)
+// or "sgd" (LearningRate, Momentum, Nesterov, WeightDecay apply); the
+// others are zero.
 type OptimizerConfig struct {
 	Name         string
 	LearningRate float64
@@ -95,6 +96,9 @@ type OptimizerConfig struct {
 	// Momentum and Nesterov are SGD's, as Keras's SGD takes them.
 	Momentum float64
 	Nesterov bool
+	// WeightDecay is Keras's decoupled weight decay (0: none; AdamW's
+	// default is DefaultAdamWWeightDecay).
+	WeightDecay float64
 }
 
 // The YAML of each optimizer: its own keys only.
@@ -106,12 +110,14 @@ type (
 		Beta2        float64 `yaml:"beta_2"`
 		Epsilon      float64 `yaml:"epsilon"`
 		Fused        bool    `yaml:"fused"`
+		WeightDecay  float64 `yaml:"weight_decay"`
 	}
 	sgdYAML struct {
 		Name         string  `yaml:"name"`
 		LearningRate float64 `yaml:"learning_rate"`
 		Momentum     float64 `yaml:"momentum"`
 		Nesterov     bool    `yaml:"nesterov"`
+		WeightDecay  float64 `yaml:"weight_decay"`
 	}
 )
 
@@ -129,6 +135,9 @@ func (o OptimizerConfig) String() string {
 	} else if o.Fused {
 		s += " (fused)"
 	}
+	if o.WeightDecay != 0 {
+		s += fmt.Sprintf(" weight_decay %g", o.WeightDecay)
+	}
 	return s
 }
 
@@ -136,9 +145,9 @@ func (o OptimizerConfig) String() string {
 // config reads back as the same one.
 func (o OptimizerConfig) MarshalYAML() (any, error) {
 	if o.Name == OptimizerSGD {
-		return sgdYAML{o.Name, o.LearningRate, o.Momentum, o.Nesterov}, nil
+		return sgdYAML{o.Name, o.LearningRate, o.Momentum, o.Nesterov, o.WeightDecay}, nil
 	}
-	return adamYAML{o.Name, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.Fused}, nil
+	return adamYAML{o.Name, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.Fused, o.WeightDecay}, nil
 }
 
 // DataConfig chooses the training data: Examples synthetic examples drawn
@@ -200,8 +209,11 @@ const (
 	DefaultSeed     = 1
 	DefaultExamples = 100
 	// The optimizers' names.
-	OptimizerAdam = "adam"
-	OptimizerSGD  = "sgd"
+	OptimizerAdam  = "adam"
+	OptimizerAdamW = "adamw"
+	OptimizerSGD   = "sgd"
+	// Keras's AdamW default weight decay.
+	DefaultAdamWWeightDecay = 0.004
 	// Keras's SGD default learning rate.
 	DefaultSGDLearningRate = 0.01
 	// Keras's Adam defaults.
@@ -240,6 +252,7 @@ type (
 		Fused        *bool    `yaml:"fused"`
 		Momentum     *float64 `yaml:"momentum"`
 		Nesterov     *bool    `yaml:"nesterov"`
+		WeightDecay  *float64 `yaml:"weight_decay"`
 	}
 	rawData struct {
 		Examples *int   `yaml:"examples"`
@@ -636,7 +649,7 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
 	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm, numerics"},
-	"models.rawOptimizer": {"optimizer", "name, learning_rate, beta_1, beta_2, epsilon, fused (adam); momentum, nesterov (sgd)"},
+	"models.rawOptimizer": {"optimizer", "name, learning_rate, weight_decay; beta_1, beta_2, epsilon, fused (adam, adamw); momentum, nesterov (sgd)"},
 	"models.rawData":      {"data", "examples, npz, mnist"},
 	"models.rawLayer":     {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},
 	"qat.Scheme":          {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
@@ -687,24 +700,28 @@ func (o *rawOptimizer) config() (OptimizerConfig, error) {
 	}
 	switch name {
 	case OptimizerSGD:
-		if err := foreign(map[string]bool{"beta_1": o.Beta1 != nil, "beta_2": o.Beta2 != nil, "epsilon": o.Epsilon != nil, "fused": o.Fused != nil}, "learning_rate, momentum, nesterov"); err != nil {
+		if err := foreign(map[string]bool{"beta_1": o.Beta1 != nil, "beta_2": o.Beta2 != nil, "epsilon": o.Epsilon != nil, "fused": o.Fused != nil}, "learning_rate, momentum, nesterov, weight_decay"); err != nil {
 			return OptimizerConfig{}, err
 		}
-		c := OptimizerConfig{Name: name, LearningRate: val(o.LearningRate, DefaultSGDLearningRate), Momentum: val(o.Momentum, 0)}
+		c := OptimizerConfig{Name: name, LearningRate: val(o.LearningRate, DefaultSGDLearningRate), Momentum: val(o.Momentum, 0), WeightDecay: val(o.WeightDecay, 0)}
 		if o.Nesterov != nil {
 			c.Nesterov = *o.Nesterov
 		}
 		return c, nil
-	case OptimizerAdam:
-		if err := foreign(map[string]bool{"momentum": o.Momentum != nil, "nesterov": o.Nesterov != nil}, "learning_rate, beta_1, beta_2, epsilon, fused"); err != nil {
+	case OptimizerAdam, OptimizerAdamW:
+		if err := foreign(map[string]bool{"momentum": o.Momentum != nil, "nesterov": o.Nesterov != nil}, "learning_rate, beta_1, beta_2, epsilon, fused, weight_decay"); err != nil {
 			return OptimizerConfig{}, err
 		}
+		wd := 0.0
+		if name == OptimizerAdamW {
+			wd = DefaultAdamWWeightDecay
+		}
 		c := OptimizerConfig{Name: name, LearningRate: val(o.LearningRate, DefaultLearningRate),
-			Beta1: val(o.Beta1, DefaultBeta1), Beta2: val(o.Beta2, DefaultBeta2), Epsilon: val(o.Epsilon, DefaultEpsilon)}
+			Beta1: val(o.Beta1, DefaultBeta1), Beta2: val(o.Beta2, DefaultBeta2), Epsilon: val(o.Epsilon, DefaultEpsilon), WeightDecay: val(o.WeightDecay, wd)}
 		if o.Fused != nil {
 			c.Fused = *o.Fused
 		}
 		return c, nil
 	}
-	return OptimizerConfig{}, fmt.Errorf("optimizer: unknown name %q (supported: %s, %s)", name, OptimizerAdam, OptimizerSGD)
+	return OptimizerConfig{}, fmt.Errorf("optimizer: unknown name %q (supported: %s, %s, %s)", name, OptimizerAdam, OptimizerAdamW, OptimizerSGD)
 }

@@ -104,11 +104,14 @@ const mnistTrainExamples = 60000
 // Validate checks the optimizer's name and numbers.
 func (o OptimizerConfig) Validate() error {
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	if o.Name != OptimizerAdam && o.Name != OptimizerSGD {
-		return fmt.Errorf("optimizer: unknown name %q (supported: %s, %s)", o.Name, OptimizerAdam, OptimizerSGD)
+	if o.Name != OptimizerAdam && o.Name != OptimizerAdamW && o.Name != OptimizerSGD {
+		return fmt.Errorf("optimizer: unknown name %q (supported: %s, %s, %s)", o.Name, OptimizerAdam, OptimizerAdamW, OptimizerSGD)
 	}
 	if !(o.LearningRate > 0 && finite(o.LearningRate)) {
 		return fmt.Errorf("optimizer: learning_rate %g must be finite and > 0", o.LearningRate)
+	}
+	if !(o.WeightDecay >= 0 && finite(o.WeightDecay)) {
+		return fmt.Errorf("optimizer: weight_decay %g must be finite and >= 0", o.WeightDecay)
 	}
 	if o.Name == OptimizerSGD {
 		if !(o.Momentum >= 0 && o.Momentum <= 1) {

@@ -61,6 +61,10 @@ func TestParseConfig(t *testing.T) {
 			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
 			Optimizer: OptimizerConfig{Name: "sgd", LearningRate: 0.01},
 			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
+		{"adamw defaults", "inputs: 3\noptimizer: {name: adamw}\nlayers: [{units: 2}]\n", &Config{
+			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
+			Optimizer: OptimizerConfig{Name: "adamw", LearningRate: 0.001, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7, WeightDecay: 0.004},
+			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
 		{"sgd nesterov", "inputs: 3\noptimizer: {name: SGD, learning_rate: 0.1, momentum: 0.9, nesterov: true}\nlayers: [{units: 2}]\n", &Config{
 			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
 			Optimizer: OptimizerConfig{Name: "sgd", LearningRate: 0.1, Momentum: 0.9, Nesterov: true},
@@ -109,7 +113,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"missing layers", "inputs: 10\n", []string{"no layers"}},
 		{"empty layers", "inputs: 10\nlayers: []\n", []string{"no layers"}},
 		{"steps", "inputs: 10\nsteps: 0\n" + layers, []string{"steps 0 must be > 0"}},
-		{"unknown optimizer", "inputs: 10\noptimizer: {name: rmsprop}\n" + layers, []string{`optimizer: unknown name "rmsprop"`, "adam, sgd"}},
+		{"unknown optimizer", "inputs: 10\noptimizer: {name: rmsprop}\n" + layers, []string{`optimizer: unknown name "rmsprop"`, "adam, adamw, sgd"}},
+		{"weight decay", "inputs: 10\noptimizer: {name: adamw, weight_decay: -0.1}\n" + layers, []string{"weight_decay -0.1 must be finite and >= 0"}},
 		{"adam with momentum", "inputs: 10\noptimizer: {momentum: 0.9}\n" + layers, []string{"momentum is not a setting of adam", "beta_1"}},
 		{"sgd with beta_1", "inputs: 10\noptimizer: {name: sgd, beta_1: 0.9}\n" + layers, []string{"beta_1 is not a setting of sgd", "momentum, nesterov"}},
 		{"sgd momentum", "inputs: 10\noptimizer: {name: sgd, momentum: 1.5}\n" + layers, []string{"momentum 1.5 must be in [0, 1]"}},
@@ -429,6 +434,7 @@ func TestConfigOptimizerRoundTrip(t *testing.T) {
 	for _, c := range []struct{ optimizer, written, absent string }{
 		{"{name: sgd, learning_rate: 0.05, momentum: 0.9, nesterov: true}", "nesterov: true", "beta_1"},
 		{"{name: adam, beta_1: 0, fused: true}", "beta_1: 0", "momentum"},
+		{"{name: adamw, weight_decay: 0}", "weight_decay: 0", "momentum"},
 	} {
 		t.Run(c.optimizer, func(t *testing.T) {
 			cfg, err := ParseConfig(strings.NewReader("inputs: 4\noptimizer: " + c.optimizer + "\nlayers: [{units: 2}]\n"))

@@ -1,12 +1,13 @@
 """Adam steps in Python TensorFlow for qat-go's optimizer tests.
 
-usage: adam_reference.py IN.npz OUT.npz LR BETA_1 BETA_2 EPSILON
+usage: adam_reference.py IN.npz OUT.npz LR BETA_1 BETA_2 EPSILON [WEIGHT_DECAY]
 IN.npz: var (initial value), grads ([steps, *var.shape]). The
 hyper-parameters are decimal strings, read as Python floats as a user's
 script would write them.
 OUT.npz: keras (the variable after Keras 3 Adam.apply_gradients each step)
          and fused (after tf.raw_ops.ResourceApplyAdam each step, with
-         beta powers pow(beta, step) in float32).
+         beta powers pow(beta, step) in float32), and with WEIGHT_DECAY
+         adamw (after Keras 3 AdamW with that weight_decay).
 """
 import os
 import sys
@@ -43,7 +44,15 @@ def main():
             lr=tf.constant(lr, tf.float32), beta1=tf.constant(b1, tf.float32),
             beta2=tf.constant(b2, tf.float32), epsilon=tf.constant(eps, tf.float32),
             grad=tf.constant(g), use_locking=False, use_nesterov=False)
-    np.savez(sys.argv[2], keras=keras, fused=var.numpy())
+    out = {"keras": keras, "fused": var.numpy()}
+    if len(sys.argv) > 7:
+        var = tf.Variable(d["var"])
+        opt = tf.keras.optimizers.AdamW(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps,
+                                        weight_decay=float(sys.argv[7]))
+        for g in grads:
+            opt.apply_gradients([(tf.constant(g), var)])
+        out["adamw"] = var.numpy()
+    np.savez(sys.argv[2], **out)
 
 
 if __name__ == "__main__":
