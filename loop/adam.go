@@ -22,6 +22,9 @@ const (
 // graph uses their float32 roundings.
 type Adam struct {
 	LearningRate, Beta1, Beta2, Epsilon float64
+	// Schedule, if set, replaces LearningRate with a rate computed each
+	// step, as a Keras LearningRateSchedule does.
+	Schedule Schedule
 	// WeightDecay, if not 0, first shrinks each variable as Keras's
 	// weight_decay does (w -= w * weight_decay * learning_rate); AdamW is
 	// Adam with it.
@@ -41,9 +44,10 @@ func NewAdam() Adam {
 
 // Validate checks the hyper-parameters.
 func (a Adam) Validate() error {
+	if err := checkRate("adam", a.LearningRate, a.Schedule); err != nil {
+		return err
+	}
 	switch {
-	case !(a.LearningRate > 0):
-		return fmt.Errorf("adam: learning_rate %g must be > 0", a.LearningRate)
 	case !(a.Beta1 >= 0 && a.Beta1 < 1):
 		return fmt.Errorf("adam: beta_1 %g must be in [0, 1)", a.Beta1)
 	case !(a.Beta2 >= 0 && a.Beta2 < 1):
@@ -82,7 +86,7 @@ func (a Adam) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Outpu
 	step := u.Cast("Cast", u.AddV2("Add", iter.Read(u, "iterations"), u.Const("one", int64(1))), tf.Float)
 	b1p := u.Pow("Pow", u.Scalar("beta_1", float32(a.Beta1)), step)
 	b2p := u.Pow("Pow_1", u.Scalar("beta_2", float32(a.Beta2)), step)
-	lr := u.Scalar("learning_rate", float32(a.LearningRate))
+	lr := rate(u, iter, a.LearningRate, a.Schedule)
 	one := u.Scalar("one_f", 1)
 	u = weightDecay(u, vars, lr, a.WeightDecay)
 

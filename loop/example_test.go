@@ -45,15 +45,17 @@ func ExampleNewTrainer() {
 }
 
 // A config's optimizer block as the trainer's optimizer: here Keras's SGD
-// with Nesterov momentum.
+// with Nesterov momentum and a cosine-decay learning rate.
 func ExampleNewOptimizer() {
-	opt, err := loop.NewOptimizer(models.OptimizerConfig{Name: "sgd", LearningRate: 0.01, Momentum: 0.9, Nesterov: true})
+	opt, err := loop.NewOptimizer(models.OptimizerConfig{Name: "sgd", LearningRate: 0.1, Momentum: 0.9, Nesterov: true,
+		Schedule: &models.ScheduleConfig{Name: "cosine_decay", DecaySteps: 1000}})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	cfg := loop.DefaultConfig()
 	cfg.Optimizer = opt
-	fmt.Printf("%T %+v\n", cfg.Optimizer, cfg.Optimizer)
-	// Output: loop.SGD {LearningRate:0.01 Momentum:0.9 Nesterov:true WeightDecay:0}
+	sgd := opt.(loop.SGD)
+	fmt.Printf("%T momentum %g nesterov %v, schedule %T%+v\n", opt, sgd.Momentum, sgd.Nesterov, sgd.Schedule, sgd.Schedule)
+	// Output: loop.SGD momentum 0.9 nesterov true, schedule loop.CosineDecay{Initial:0.1 DecaySteps:1000 Alpha:0 WarmupTarget:0 WarmupSteps:0}
 }

@@ -26,11 +26,15 @@ type Optimizer interface {
 // numbers, checked.
 func NewOptimizer(c models.OptimizerConfig) (Optimizer, error) {
 	var o Optimizer
+	s, err := newSchedule(c.LearningRate, c.Schedule)
+	if err != nil {
+		return nil, err
+	}
 	switch strings.ToLower(c.Name) {
 	case models.OptimizerAdam, models.OptimizerAdamW:
-		o = Adam{LearningRate: c.LearningRate, Beta1: c.Beta1, Beta2: c.Beta2, Epsilon: c.Epsilon, Fused: c.Fused, WeightDecay: c.WeightDecay}
+		o = Adam{LearningRate: c.LearningRate, Beta1: c.Beta1, Beta2: c.Beta2, Epsilon: c.Epsilon, Fused: c.Fused, WeightDecay: c.WeightDecay, Schedule: s}
 	case models.OptimizerSGD:
-		o = SGD{LearningRate: c.LearningRate, Momentum: c.Momentum, Nesterov: c.Nesterov, WeightDecay: c.WeightDecay}
+		o = SGD{LearningRate: c.LearningRate, Momentum: c.Momentum, Nesterov: c.Nesterov, WeightDecay: c.WeightDecay, Schedule: s}
 	default:
 		return nil, fmt.Errorf("optimizer %q: want adam, adamw or sgd", c.Name)
 	}
@@ -93,4 +97,21 @@ func weightDecay(u *tfgraph.Graph, vars []*tfgraph.Variable, lr tf.Output, wd fl
 		ops = append(ops, v.AssignSub(s, "apply", s.Mul("mul_1", s.Mul("mul", v.Read(s, "w"), w), lr)))
 	}
 	return u.WithControlDependencies(ops...)
+}
+
+// newSchedule is the schedule a config describes, starting from lr (nil
+// for none).
+func newSchedule(lr float64, c *models.ScheduleConfig) (Schedule, error) {
+	if c == nil {
+		return nil, nil
+	}
+	switch strings.ToLower(c.Name) {
+	case models.ScheduleExponential:
+		return ExponentialDecay{Initial: lr, DecaySteps: c.DecaySteps, DecayRate: c.DecayRate, Staircase: c.Staircase}, nil
+	case models.ScheduleCosine:
+		return CosineDecay{Initial: lr, DecaySteps: c.DecaySteps, Alpha: c.Alpha, WarmupSteps: c.WarmupSteps, WarmupTarget: c.WarmupTarget}, nil
+	case models.SchedulePiecewise:
+		return PiecewiseConstantDecay{Boundaries: c.Boundaries, Values: c.Values}, nil
+	}
+	return nil, fmt.Errorf("optimizer: schedule: unknown name %q", c.Name)
 }

@@ -16,6 +16,9 @@ import (
 type SGD struct {
 	LearningRate, Momentum float64
 	Nesterov               bool
+	// Schedule, if set, replaces LearningRate with a rate computed each
+	// step, as a Keras LearningRateSchedule does.
+	Schedule Schedule
 	// WeightDecay, if not 0, first shrinks each variable as Keras's
 	// weight_decay does (w -= w * weight_decay * learning_rate).
 	WeightDecay float64
@@ -23,9 +26,10 @@ type SGD struct {
 
 // Validate checks the hyper-parameters (Keras's ranges).
 func (o SGD) Validate() error {
+	if err := checkRate("sgd", o.LearningRate, o.Schedule); err != nil {
+		return err
+	}
 	switch {
-	case !(o.LearningRate > 0):
-		return fmt.Errorf("sgd: learning_rate %g must be > 0", o.LearningRate)
 	case !(o.Momentum >= 0 && o.Momentum <= 1):
 		return fmt.Errorf("sgd: momentum %g must be in [0, 1]", o.Momentum)
 	case !(o.WeightDecay >= 0 && !math.IsInf(o.WeightDecay, 0)):
@@ -52,7 +56,7 @@ func (o SGD) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output
 	}
 	state := []*tfgraph.Variable{iter}
 	u := s.WithControlDependencies(s.Group("gradients_ready", gradOps...))
-	lr := u.Scalar("learning_rate", float32(o.LearningRate))
+	lr := rate(u, iter, o.LearningRate, o.Schedule)
 	u = weightDecay(u, vars, lr, o.WeightDecay)
 	var updates []*tf.Operation
 	for i, v := range vars {

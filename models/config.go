@@ -99,30 +99,83 @@ type OptimizerConfig struct {
 	// WeightDecay is Keras's decoupled weight decay (0: none; AdamW's
 	// default is DefaultAdamWWeightDecay).
 	WeightDecay float64
+	// Schedule, if set, makes the learning rate change with the step, from
+	// LearningRate (which is 0 for piecewise_constant_decay, whose values
+	// are the rates).
+	Schedule *ScheduleConfig
+}
+
+// The learning-rate schedules, named as Keras's classes in snake case.
+const (
+	ScheduleExponential = "exponential_decay"
+	ScheduleCosine      = "cosine_decay"
+	SchedulePiecewise   = "piecewise_constant_decay"
+)
+
+// ScheduleConfig is a learning-rate schedule: exponential_decay
+// (DecaySteps, DecayRate, Staircase), cosine_decay (DecaySteps, Alpha,
+// WarmupSteps, WarmupTarget) or piecewise_constant_decay (Boundaries,
+// Values), each as the Keras schedule of that name.
+type ScheduleConfig struct {
+	Name         string    `yaml:"name"`
+	DecaySteps   int64     `yaml:"decay_steps,omitempty"`
+	DecayRate    float64   `yaml:"decay_rate,omitempty"`
+	Staircase    bool      `yaml:"staircase,omitempty"`
+	Alpha        float64   `yaml:"alpha,omitempty"`
+	WarmupSteps  int64     `yaml:"warmup_steps,omitempty"`
+	WarmupTarget float64   `yaml:"warmup_target,omitempty"`
+	Boundaries   []int64   `yaml:"boundaries,omitempty"`
+	Values       []float64 `yaml:"values,omitempty"`
+}
+
+// check says which keys of other schedules s sets, naming the first.
+func (s *ScheduleConfig) check() error {
+	set := map[string]bool{
+		"decay_steps": s.DecaySteps != 0, "decay_rate": s.DecayRate != 0, "staircase": s.Staircase,
+		"alpha": s.Alpha != 0, "warmup_steps": s.WarmupSteps != 0, "warmup_target": s.WarmupTarget != 0,
+		"boundaries": s.Boundaries != nil, "values": s.Values != nil,
+	}
+	own := map[string]string{
+		ScheduleExponential: "decay_steps, decay_rate, staircase",
+		ScheduleCosine:      "decay_steps, alpha, warmup_steps, warmup_target",
+		SchedulePiecewise:   "boundaries, values",
+	}
+	takes, ok := own[s.Name]
+	if !ok {
+		return fmt.Errorf("optimizer: schedule: unknown name %q (supported: %s, %s, %s)", s.Name, ScheduleExponential, ScheduleCosine, SchedulePiecewise)
+	}
+	for _, k := range []string{"decay_steps", "decay_rate", "staircase", "alpha", "warmup_steps", "warmup_target", "boundaries", "values"} {
+		if set[k] && !strings.Contains(takes, k) {
+			return fmt.Errorf("optimizer: schedule: %s is not a setting of %s (it takes %s)", k, s.Name, takes)
+		}
+	}
+	return nil
 }
 
 // The YAML of each optimizer: its own keys only.
 type (
 	adamYAML struct {
-		Name         string  `yaml:"name"`
-		LearningRate float64 `yaml:"learning_rate"`
-		Beta1        float64 `yaml:"beta_1"`
-		Beta2        float64 `yaml:"beta_2"`
-		Epsilon      float64 `yaml:"epsilon"`
-		Fused        bool    `yaml:"fused"`
-		WeightDecay  float64 `yaml:"weight_decay"`
+		Name         string          `yaml:"name"`
+		LearningRate float64         `yaml:"learning_rate,omitempty"`
+		Beta1        float64         `yaml:"beta_1"`
+		Beta2        float64         `yaml:"beta_2"`
+		Epsilon      float64         `yaml:"epsilon"`
+		Fused        bool            `yaml:"fused"`
+		WeightDecay  float64         `yaml:"weight_decay"`
+		Schedule     *ScheduleConfig `yaml:"schedule,omitempty"`
 	}
 	sgdYAML struct {
-		Name         string  `yaml:"name"`
-		LearningRate float64 `yaml:"learning_rate"`
-		Momentum     float64 `yaml:"momentum"`
-		Nesterov     bool    `yaml:"nesterov"`
-		WeightDecay  float64 `yaml:"weight_decay"`
+		Name         string          `yaml:"name"`
+		LearningRate float64         `yaml:"learning_rate,omitempty"`
+		Momentum     float64         `yaml:"momentum"`
+		Nesterov     bool            `yaml:"nesterov"`
+		WeightDecay  float64         `yaml:"weight_decay"`
+		Schedule     *ScheduleConfig `yaml:"schedule,omitempty"`
 	}
 )
 
 // String describes o as qat train reports it: "adam lr 0.001",
-// "sgd lr 0.01 momentum 0.9 nesterov".
+// "sgd lr 0.01 momentum 0.9 nesterov cosine_decay".
 func (o OptimizerConfig) String() string {
 	s := fmt.Sprintf("%s lr %g", o.Name, o.LearningRate)
 	if o.Name == OptimizerSGD {
@@ -138,6 +191,9 @@ func (o OptimizerConfig) String() string {
 	if o.WeightDecay != 0 {
 		s += fmt.Sprintf(" weight_decay %g", o.WeightDecay)
 	}
+	if o.Schedule != nil {
+		s += " " + o.Schedule.Name
+	}
 	return s
 }
 
@@ -145,9 +201,9 @@ func (o OptimizerConfig) String() string {
 // config reads back as the same one.
 func (o OptimizerConfig) MarshalYAML() (any, error) {
 	if o.Name == OptimizerSGD {
-		return sgdYAML{o.Name, o.LearningRate, o.Momentum, o.Nesterov, o.WeightDecay}, nil
+		return sgdYAML{o.Name, o.LearningRate, o.Momentum, o.Nesterov, o.WeightDecay, o.Schedule}, nil
 	}
-	return adamYAML{o.Name, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.Fused, o.WeightDecay}, nil
+	return adamYAML{o.Name, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.Fused, o.WeightDecay, o.Schedule}, nil
 }
 
 // DataConfig chooses the training data: Examples synthetic examples drawn
@@ -244,15 +300,16 @@ type (
 		Numerics  string        `yaml:"numerics"`
 	}
 	rawOptimizer struct {
-		Name         *string  `yaml:"name"`
-		LearningRate *float64 `yaml:"learning_rate"`
-		Beta1        *float64 `yaml:"beta_1"`
-		Beta2        *float64 `yaml:"beta_2"`
-		Epsilon      *float64 `yaml:"epsilon"`
-		Fused        *bool    `yaml:"fused"`
-		Momentum     *float64 `yaml:"momentum"`
-		Nesterov     *bool    `yaml:"nesterov"`
-		WeightDecay  *float64 `yaml:"weight_decay"`
+		Name         *string         `yaml:"name"`
+		LearningRate *float64        `yaml:"learning_rate"`
+		Beta1        *float64        `yaml:"beta_1"`
+		Beta2        *float64        `yaml:"beta_2"`
+		Epsilon      *float64        `yaml:"epsilon"`
+		Fused        *bool           `yaml:"fused"`
+		Momentum     *float64        `yaml:"momentum"`
+		Nesterov     *bool           `yaml:"nesterov"`
+		WeightDecay  *float64        `yaml:"weight_decay"`
+		Schedule     *ScheduleConfig `yaml:"schedule"`
 	}
 	rawData struct {
 		Examples *int   `yaml:"examples"`
@@ -648,15 +705,16 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
-	"models.rawConfig":    {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm, numerics"},
-	"models.rawOptimizer": {"optimizer", "name, learning_rate, weight_decay; beta_1, beta_2, epsilon, fused (adam, adamw); momentum, nesterov (sgd)"},
-	"models.rawData":      {"data", "examples, npz, mnist"},
-	"models.rawLayer":     {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},
-	"qat.Scheme":          {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
-	"qat.TFMOTCompat":     {"tfmot", "depthwise_ranges_by_multiplier, float_kernel_before_relu, batch_norm_output_after_dense"},
-	"qat.Policy":          {"a scheme policy", "weight_bits, activation_bits, per_channel, asymmetric, learnable_ranges"},
-	"qat.Schedule":        {"schedule", "quant_delay, freeze_ranges_after, freeze_bn_after"},
-	"models.rawQuantizer": {"a quantizer", "min, max, num_bits, narrow_range"},
+	"models.rawConfig":      {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm, numerics"},
+	"models.rawOptimizer":   {"optimizer", "name, learning_rate, weight_decay, schedule; beta_1, beta_2, epsilon, fused (adam, adamw); momentum, nesterov (sgd)"},
+	"models.ScheduleConfig": {"the optimizer's schedule", "name; decay_steps, decay_rate, staircase (exponential_decay); decay_steps, alpha, warmup_steps, warmup_target (cosine_decay); boundaries, values (piecewise_constant_decay)"},
+	"models.rawData":        {"data", "examples, npz, mnist"},
+	"models.rawLayer":       {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},
+	"qat.Scheme":            {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
+	"qat.TFMOTCompat":       {"tfmot", "depthwise_ranges_by_multiplier, float_kernel_before_relu, batch_norm_output_after_dense"},
+	"qat.Policy":            {"a scheme policy", "weight_bits, activation_bits, per_channel, asymmetric, learnable_ranges"},
+	"qat.Schedule":          {"schedule", "quant_delay, freeze_ranges_after, freeze_bn_after"},
+	"models.rawQuantizer":   {"a quantizer", "min, max, num_bits, narrow_range"},
 }
 
 // yamlError rewrites a yaml.v3 error so it names config keys, not Go types.
@@ -680,6 +738,27 @@ func yamlError(err error) error {
 // Keras's defaults for what it leaves out. A key of another optimizer
 // (beta_1 for sgd, momentum for adam) is an error.
 func (o *rawOptimizer) config() (OptimizerConfig, error) {
+	c, err := o.optimizer()
+	if err != nil || o.Schedule == nil {
+		return c, err
+	}
+	sc := *o.Schedule
+	sc.Name = strings.ToLower(sc.Name)
+	if err := sc.check(); err != nil {
+		return OptimizerConfig{}, err
+	}
+	if sc.Name == SchedulePiecewise {
+		if o.LearningRate != nil {
+			return OptimizerConfig{}, fmt.Errorf("optimizer: learning_rate: %s takes its rates from its values; leave learning_rate out", SchedulePiecewise)
+		}
+		c.LearningRate = 0
+	}
+	c.Schedule = &sc
+	return c, nil
+}
+
+// optimizer is the optimizer without its schedule.
+func (o *rawOptimizer) optimizer() (OptimizerConfig, error) {
 	name := OptimizerAdam
 	if o.Name != nil {
 		name = strings.ToLower(*o.Name)

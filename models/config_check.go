@@ -107,7 +107,14 @@ func (o OptimizerConfig) Validate() error {
 	if o.Name != OptimizerAdam && o.Name != OptimizerAdamW && o.Name != OptimizerSGD {
 		return fmt.Errorf("optimizer: unknown name %q (supported: %s, %s, %s)", o.Name, OptimizerAdam, OptimizerAdamW, OptimizerSGD)
 	}
-	if !(o.LearningRate > 0 && finite(o.LearningRate)) {
+	if o.Schedule != nil {
+		if err := o.Schedule.check(); err != nil {
+			return err
+		}
+	}
+	// A schedule's numbers (a cosine warm-up may start at 0) are checked
+	// where the optimizer is made (loop.NewOptimizer).
+	if o.Schedule == nil && !(o.LearningRate > 0 && finite(o.LearningRate)) {
 		return fmt.Errorf("optimizer: learning_rate %g must be finite and > 0", o.LearningRate)
 	}
 	if !(o.WeightDecay >= 0 && finite(o.WeightDecay)) {

@@ -61,6 +61,11 @@ func TestParseConfig(t *testing.T) {
 			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
 			Optimizer: OptimizerConfig{Name: "sgd", LearningRate: 0.01},
 			Layers:    []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
+		{"cosine warm-up", "inputs: 3\noptimizer: {learning_rate: 0.0, schedule: {name: Cosine_Decay, decay_steps: 100, warmup_steps: 10, warmup_target: 0.01}}\nlayers: [{units: 2}]\n", &Config{
+			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
+			Optimizer: OptimizerConfig{Name: "adam", Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7,
+				Schedule: &ScheduleConfig{Name: "cosine_decay", DecaySteps: 100, WarmupSteps: 10, WarmupTarget: 0.01}},
+			Layers: []LayerConfig{{Name: "layer1", Units: 2}}, Numerics: tfgraph.GraphNumerics}},
 		{"adamw defaults", "inputs: 3\noptimizer: {name: adamw}\nlayers: [{units: 2}]\n", &Config{
 			Inputs: 3, Seed: 1, Steps: 100, Data: DataConfig{Examples: 100},
 			Optimizer: OptimizerConfig{Name: "adamw", LearningRate: 0.001, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7, WeightDecay: 0.004},
@@ -114,6 +119,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty layers", "inputs: 10\nlayers: []\n", []string{"no layers"}},
 		{"steps", "inputs: 10\nsteps: 0\n" + layers, []string{"steps 0 must be > 0"}},
 		{"unknown optimizer", "inputs: 10\noptimizer: {name: rmsprop}\n" + layers, []string{`optimizer: unknown name "rmsprop"`, "adam, adamw, sgd"}},
+		{"schedule name", "inputs: 10\noptimizer: {schedule: {name: step_decay}}\n" + layers, []string{`schedule: unknown name "step_decay"`, "cosine_decay"}},
+		{"schedule foreign key", "inputs: 10\noptimizer: {schedule: {name: cosine_decay, decay_steps: 10, decay_rate: 0.5}}\n" + layers, []string{"decay_rate is not a setting of cosine_decay"}},
+		{"schedule unknown key", "inputs: 10\noptimizer: {schedule: {name: cosine_decay, steps: 10}}\n" + layers, []string{`unknown key "steps" in the optimizer's schedule`}},
+		{"piecewise with learning rate", "inputs: 10\noptimizer: {learning_rate: 0.1, schedule: {name: piecewise_constant_decay, boundaries: [5], values: [0.1, 0.01]}}\n" + layers, []string{"takes its rates from its values"}},
 		{"weight decay", "inputs: 10\noptimizer: {name: adamw, weight_decay: -0.1}\n" + layers, []string{"weight_decay -0.1 must be finite and >= 0"}},
 		{"adam with momentum", "inputs: 10\noptimizer: {momentum: 0.9}\n" + layers, []string{"momentum is not a setting of adam", "beta_1"}},
 		{"sgd with beta_1", "inputs: 10\noptimizer: {name: sgd, beta_1: 0.9}\n" + layers, []string{"beta_1 is not a setting of sgd", "momentum, nesterov"}},
@@ -435,6 +444,8 @@ func TestConfigOptimizerRoundTrip(t *testing.T) {
 		{"{name: sgd, learning_rate: 0.05, momentum: 0.9, nesterov: true}", "nesterov: true", "beta_1"},
 		{"{name: adam, beta_1: 0, fused: true}", "beta_1: 0", "momentum"},
 		{"{name: adamw, weight_decay: 0}", "weight_decay: 0", "momentum"},
+		{"{name: sgd, schedule: {name: piecewise_constant_decay, boundaries: [5, 9], values: [0.1, 0.05, 0.01]}}", "boundaries:", "learning_rate"},
+		{"{learning_rate: 0.01, schedule: {name: exponential_decay, decay_steps: 100, decay_rate: 0.96, staircase: true}}", "staircase: true", "alpha"},
 	} {
 		t.Run(c.optimizer, func(t *testing.T) {
 			cfg, err := ParseConfig(strings.NewReader("inputs: 4\noptimizer: " + c.optimizer + "\nlayers: [{units: 2}]\n"))

@@ -236,18 +236,19 @@ func write(t *testing.T, path, s string) {
 	}
 }
 
-// qat train with SGD (Nesterov momentum): the run reports it, and the
+// qat train with SGD (Nesterov momentum, exponential decay): the run
+// reports it, and the
 // run's config.yaml names it with SGD's keys only and reads back the same.
 func TestTrainSGD(t *testing.T) {
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, "run.yaml"), "inputs: 3\nsteps: 3\noptimizer: {name: sgd, learning_rate: 0.1, momentum: 0.9, nesterov: true}\n"+
+	write(t, filepath.Join(dir, "run.yaml"), "inputs: 3\nsteps: 3\noptimizer: {name: sgd, learning_rate: 0.1, momentum: 0.9, nesterov: true, schedule: {name: exponential_decay, decay_steps: 2, decay_rate: 0.5}}\n"+
 		"data: {examples: 8}\nlayers:\n  - {name: a, units: 4}\n  - {name: b, units: 2}\n")
 	out := filepath.Join(dir, "out")
 	code, stdout, stderr := qat(t, context.Background(), "train", "--config", filepath.Join(dir, "run.yaml"), "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "8 examples, sgd lr 0.1 momentum 0.9 nesterov, 3 steps") {
+	if !strings.Contains(stdout, "8 examples, sgd lr 0.1 momentum 0.9 nesterov exponential_decay, 3 steps") {
 		t.Errorf("stdout %q", stdout)
 	}
 	if n := len(readLosses(t, filepath.Join(out, "losses.csv"))); n != 3 {
@@ -257,8 +258,9 @@ func TestTrainSGD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := models.OptimizerConfig{Name: "sgd", LearningRate: 0.1, Momentum: 0.9, Nesterov: true}
-	if written.Optimizer != want {
+	want := models.OptimizerConfig{Name: "sgd", LearningRate: 0.1, Momentum: 0.9, Nesterov: true,
+		Schedule: &models.ScheduleConfig{Name: "exponential_decay", DecaySteps: 2, DecayRate: 0.5}}
+	if !reflect.DeepEqual(written.Optimizer, want) {
 		t.Errorf("config.yaml's optimizer %+v, want %+v", written.Optimizer, want)
 	}
 }
