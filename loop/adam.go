@@ -70,17 +70,11 @@ func (a Adam) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Outpu
 	if err := a.Validate(); err != nil {
 		return nil, nil, err
 	}
-	gradOps, err := gradientOps("adam", vars, grads)
-	if err != nil {
-		return nil, nil, err
-	}
-	s := g.Scope("adam")
-	iter, err := iterations(s)
+	s, u, iter, err := begin(g, "adam", vars, grads)
 	if err != nil {
 		return nil, nil, err
 	}
 	state := []*tfgraph.Variable{iter}
-	u := s.WithControlDependencies(s.Group("gradients_ready", gradOps...))
 
 	// local_step = float32(iterations + 1); beta powers; alpha, as Keras.
 	step := u.Cast("Cast", u.AddV2("Add", iter.Read(u, "iterations"), u.Const("one", int64(1))), tf.Float)

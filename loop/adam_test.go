@@ -1,6 +1,7 @@
 package loop_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -65,19 +66,7 @@ func TestAdamMatchesTensorFlow(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
 	shape := []int64{6, 4}
 	const steps = 20
-	init := make([]float32, 24)
-	for i := range init {
-		init[i] = float32(r.NormFloat64())
-	}
-	grads := make([][]float32, steps)
-	flat := make([]float32, 0, steps*24)
-	for s := range grads {
-		grads[s] = make([]float32, 24)
-		for i := range grads[s] {
-			grads[s][i] = float32(r.NormFloat64() * 0.1)
-		}
-		flat = append(flat, grads[s]...)
-	}
+	init, grads, flat := randomSteps(r, steps, 24)
 	opt := loop.Adam{LearningRate: 0.003, Beta1: 0.85, Beta2: 0.995, Epsilon: 1e-6}
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
@@ -101,18 +90,7 @@ func TestAdamMatchesTensorFlow(t *testing.T) {
 	}{{"keras", false, 0}, {"fused", true, 0}, {"adamw", false, 0.05}} {
 		o := opt
 		o.Fused, o.WeightDecay = tt.fused, tt.weightDecay
-		got := runOptimizer(t, o, shape, init, grads)
-		want := ref[tt.name].Data
-		diff := 0
-		for i := range want {
-			if got[i] != want[i] {
-				diff++
-				if diff == 1 {
-					t.Errorf("%s: element %d: Go %v, TF %v", tt.name, i, got[i], want[i])
-				}
-			}
-		}
-		if diff == 0 {
+		if sameFloats(t, tt.name+" Adam", runOptimizer(t, o, shape, init, grads), ref[tt.name].Data) {
 			t.Logf("%s Adam: %d steps bit-identical to TensorFlow", tt.name, steps)
 		}
 	}
@@ -148,4 +126,39 @@ func adam(lr float64) loop.Adam {
 	a := loop.NewAdam()
 	a.LearningRate = lr
 	return a
+}
+
+// randomSteps draws from r an initial value of n elements (N(0, 1)) and
+// steps gradients (N(0, 0.1)), also as one flat slice.
+func randomSteps(r *rand.Rand, steps, n int) (init []float32, grads [][]float32, flat []float32) {
+	init = make([]float32, n)
+	for i := range init {
+		init[i] = float32(r.NormFloat64())
+	}
+	grads = make([][]float32, steps)
+	for s := range grads {
+		grads[s] = make([]float32, n)
+		for i := range grads[s] {
+			grads[s][i] = float32(r.NormFloat64() * 0.1)
+		}
+		flat = append(flat, grads[s]...)
+	}
+	return init, grads, flat
+}
+
+// sameFloats reports whether got and want hold the same bits, and fails
+// the test naming the first element that differs if not.
+func sameFloats(t *testing.T, what string, got, want []float32) bool {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+		return false
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("%s: element %d: Go %v, TensorFlow %v", what, i, got[i], want[i])
+			return false
+		}
+	}
+	return true
 }

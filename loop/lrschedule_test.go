@@ -2,7 +2,6 @@ package loop_test
 
 import (
 	"encoding/json"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -40,19 +39,7 @@ var scheduleCases = []struct {
 func TestSchedulesMatchKeras(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 9))
 	const steps, n = 30, 6
-	init := make([]float32, n)
-	for i := range init {
-		init[i] = float32(r.NormFloat64())
-	}
-	grads := make([][]float32, steps)
-	var flat []float32
-	for s := range grads {
-		grads[s] = make([]float32, n)
-		for i := range grads[s] {
-			grads[s][i] = float32(r.NormFloat64() * 0.1)
-		}
-		flat = append(flat, grads[s]...)
-	}
+	init, grads, flat := randomSteps(r, steps, n)
 	dir := t.TempDir()
 	specs, in, out := filepath.Join(dir, "specs.json"), filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
 	var js []map[string]any
@@ -116,18 +103,6 @@ func rates(t *testing.T, s loop.Schedule, n int) []float32 {
 		out[i] = v[0]
 	}
 	return out
-}
-
-func sameFloats(t *testing.T, what string, got, want []float32) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	for i := range want {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("%s: element %d: Go %v, Keras %v", what, i, got[i], want[i])
-		}
-	}
 }
 
 func TestScheduleValidate(t *testing.T) {

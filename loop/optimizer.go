@@ -41,23 +41,31 @@ func NewOptimizer(c models.OptimizerConfig) (Optimizer, error) {
 	return o, o.Validate()
 }
 
-// gradientOps checks grads against vars and returns their ops, for the
-// one barrier op every update waits for: control edges from each gradient
-// to each update op would grow with the square of the variable count
-// (130,000 edges for 40 small layers) and make TensorFlow's graph passes
-// superlinear.
-func gradientOps(who string, vars []*tfgraph.Variable, grads []tf.Output) ([]*tf.Operation, error) {
+// begin starts an optimizer's ops under the scope named who: it checks
+// grads against vars, adds the step counter (int64 from 0, as Keras's
+// iterations), and returns the scope, a scope whose ops wait for every
+// gradient and the counter. The wait is one barrier op: control edges from
+// each gradient to each update op would grow with the square of the
+// variable count (130,000 edges for 40 small layers) and make TensorFlow's
+// graph passes superlinear.
+func begin(g *tfgraph.Graph, who string, vars []*tfgraph.Variable, grads []tf.Output) (s, u *tfgraph.Graph, iter *tfgraph.Variable, err error) {
 	if len(vars) != len(grads) {
-		return nil, fmt.Errorf("%s: %d variables but %d gradients", who, len(vars), len(grads))
+		return nil, nil, nil, fmt.Errorf("%s: %d variables but %d gradients", who, len(vars), len(grads))
 	}
-	var ops []*tf.Operation
+	var gradOps []*tf.Operation
 	for i, gr := range grads {
 		if gr.Op == nil {
-			return nil, fmt.Errorf("%s: variable %s has no gradient (the loss does not depend on it)", who, vars[i].Name)
+			return nil, nil, nil, fmt.Errorf("%s: variable %s has no gradient (the loss does not depend on it)", who, vars[i].Name)
 		}
-		ops = append(ops, gr.Op)
+		gradOps = append(gradOps, gr.Op)
 	}
-	return ops, nil
+	s = g.Scope(who)
+	zero, err := tf.NewTensor(int64(0))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	iter = s.NewVariable("iterations", zero)
+	return s, s.WithControlDependencies(s.Group("gradients_ready", gradOps...)), iter, nil
 }
 
 // zerosLike returns a new variable of v's shape holding zeros, named name.
@@ -71,15 +79,6 @@ func zerosLike(g *tfgraph.Graph, v *tfgraph.Variable, name string) (*tfgraph.Var
 		return nil, fmt.Errorf("slot %s for %s: %w", name, v.Name, err)
 	}
 	return g.NewVariable(sanitize(v.Name)+"/"+name, t), nil
-}
-
-// iterations adds the optimizer's step counter (int64, from 0), as Keras's.
-func iterations(s *tfgraph.Graph) (*tfgraph.Variable, error) {
-	zero, err := tf.NewTensor(int64(0))
-	if err != nil {
-		return nil, err
-	}
-	return s.NewVariable("iterations", zero), nil
 }
 
 // weightDecay adds Keras's decoupled weight decay, w -= w * wd * lr for

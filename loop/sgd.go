@@ -45,17 +45,11 @@ func (o SGD) Apply(g *tfgraph.Graph, vars []*tfgraph.Variable, grads []tf.Output
 	if err := o.Validate(); err != nil {
 		return nil, nil, err
 	}
-	gradOps, err := gradientOps("sgd", vars, grads)
-	if err != nil {
-		return nil, nil, err
-	}
-	s := g.Scope("sgd")
-	iter, err := iterations(s)
+	s, u, iter, err := begin(g, "sgd", vars, grads)
 	if err != nil {
 		return nil, nil, err
 	}
 	state := []*tfgraph.Variable{iter}
-	u := s.WithControlDependencies(s.Group("gradients_ready", gradOps...))
 	lr := rate(u, iter, o.LearningRate, o.Schedule)
 	u = weightDecay(u, vars, lr, o.WeightDecay)
 	var updates []*tf.Operation

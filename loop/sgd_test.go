@@ -17,19 +17,7 @@ func TestSGDMatchesKeras(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	shape := []int64{5, 3}
 	const steps, n = 20, 15
-	init := make([]float32, n)
-	for i := range init {
-		init[i] = float32(r.NormFloat64())
-	}
-	grads := make([][]float32, steps)
-	flat := make([]float32, 0, steps*n)
-	for s := range grads {
-		grads[s] = make([]float32, n)
-		for i := range grads[s] {
-			grads[s][i] = float32(r.NormFloat64() * 0.1)
-		}
-		flat = append(flat, grads[s]...)
-	}
+	init, grads, flat := randomSteps(r, steps, n)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
 	if err := data.WriteNPZ(in, map[string]data.Array{
@@ -54,18 +42,7 @@ func TestSGDMatchesKeras(t *testing.T) {
 		{"nesterov", loop.SGD{LearningRate: 0.03, Momentum: 0.9, Nesterov: true}},
 		{"nesterov_wd", loop.SGD{LearningRate: 0.03, Momentum: 0.9, Nesterov: true, WeightDecay: 0.02}},
 	} {
-		got := runOptimizer(t, c.opt, shape, init, grads)
-		want := ref[c.key].Data
-		diff := 0
-		for i := range want {
-			if got[i] != want[i] {
-				diff++
-				if diff == 1 {
-					t.Errorf("%s: element %d: Go %v, Keras %v", c.key, i, got[i], want[i])
-				}
-			}
-		}
-		if diff == 0 {
+		if sameFloats(t, "SGD "+c.key, runOptimizer(t, c.opt, shape, init, grads), ref[c.key].Data) {
 			t.Logf("SGD %s: %d steps bit-identical to Keras 3", c.key, steps)
 		}
 	}
