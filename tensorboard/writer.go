@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/qat-go/qat/tfgraph"
@@ -75,6 +77,9 @@ func Open(dir string, o Options) (*Writer, error) {
 	if o.FilenameSuffix == "" {
 		o.FilenameSuffix = DefaultFilenameSuffix
 	}
+	if err := writable(dir); err != nil {
+		return nil, err
+	}
 	g := tfgraph.NewGraph()
 	w := &Writer{dir: dir}
 	res := g.Op1("SummaryWriter", "writer", nil, map[string]any{"shared_name": "writer"})
@@ -98,7 +103,7 @@ func Open(dir string, o Options) (*Writer, error) {
 	}
 	if _, err := sess.Run(nil, nil, []*tf.Operation{create}); err != nil {
 		sess.Close()
-		return nil, fmt.Errorf("tensorboard: cannot write event files to %s: %w", dir, err)
+		return nil, fmt.Errorf("tensorboard: cannot write event files to %s: %s", dir, firstLine(err))
 	}
 	w.sess = sess
 	return w, nil
@@ -210,6 +215,27 @@ func (w *Writer) Close() error {
 		return fmt.Errorf("tensorboard: close %s: %w", w.dir, err)
 	}
 	return nil
+}
+
+// writable makes dir if missing and checks that a file can be created in
+// it, so that a bad folder is a plain error before TensorFlow (which logs
+// its own failures) is asked to write there.
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("tensorboard: cannot make the log folder: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("tensorboard: cannot write event files to %s: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// firstLine is err's message without the op context TensorFlow appends.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }
 
 func sortedKeys[V any](m map[string]V) []string {

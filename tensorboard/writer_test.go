@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/qat-go/qat/internal/tbevents"
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/tensorboard"
 )
 
@@ -84,18 +85,22 @@ func TestWriterRoundTrip(t *testing.T) {
 	}
 }
 
-// A folder that cannot be made is an error from NewWriter, naming it.
+// A folder that cannot be made or written is an error from Open, naming
+// it, before TensorFlow is asked to write there.
 func TestWriterBadFolder(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	readOnly := t.TempDir()
+	testutil.ReadOnly(t, readOnly)
 	for _, tc := range []struct {
 		name, dir string
 		opts      tensorboard.Options
 		want      string
 	}{
-		{"under a file", filepath.Join(file, "logs"), tensorboard.Options{}, "cannot write event files to " + filepath.Join(file, "logs")},
+		{"under a file", filepath.Join(file, "logs"), tensorboard.Options{}, "tensorboard: cannot make the log folder: mkdir " + file + ": not a directory"},
+		{"read-only", readOnly, tensorboard.Options{}, "tensorboard: cannot write event files to " + readOnly + ": open " + readOnly + "/.write-check-"},
 		{"empty", "", tensorboard.Options{}, "empty log folder"},
 		{"negative queue", t.TempDir(), tensorboard.Options{MaxQueue: -1}, "max_queue -1"},
 	} {

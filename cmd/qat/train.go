@@ -14,6 +14,7 @@ import (
 
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/tensorboard"
 	"github.com/qat-go/qat/tfgraph"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -90,7 +91,7 @@ up to and including the NaN step, unless no step of this command succeeded.`,
 	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also write a checkpoint to DIR/checkpoints every `N` steps (0: only at the end)")
 	fl.BoolVar(&f.resume, "resume", false, "continue from the newest good checkpoint in DIR/checkpoints (from step 1 if there is none)")
 	fl.StringVar(&f.numerics, "numerics", "", "whose bits to reproduce: `graph` (tf.function, Keras fit; faster) or eager (eager TensorFlow); default: the config's numerics, graph for configs and eager for --example")
-	fl.IntVar(&f.logEvery, "log-every", 10, "when stderr is not a terminal, print the loss, steps/s and ETA every `N` steps")
+	fl.IntVar(&f.logEvery, "log-every", 10, "write TensorBoard summaries to DIR/logs/train every `N` steps and, when stderr is not a terminal, print the loss, steps/s and ETA")
 	return c
 }
 
@@ -239,6 +240,18 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 			removeEmpty(made)
 		}
 	}()
+	tb, err := tensorboard.NewRunLogger(tr, tensorboard.RunConfig{Dir: filepath.Join(f.out, "logs"), Every: f.logEvery,
+		Steps: cfg.Steps, Optimizer: lc.Optimizer, Numerics: cfg.Numerics})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && files.commits == 0 {
+			_ = tb.Discard() // a failed first run leaves no log, as it leaves no other file
+		} else if cerr := tb.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	for _, n := range notes {
 		fmt.Fprintln(stderr, n)
 	}
@@ -248,6 +261,9 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	p := newProgress(stderr, cfg.Steps, f.logEvery, start)
 	runErr := tr.Run(ctx, cfg.Steps-start, func(r loop.StepResult) error {
 		p.step(r)
+		if err := tb.Step(r); err != nil {
+			return err
+		}
 		if f.checkpointEvery > 0 && r.Step%f.checkpointEvery == 0 && r.Step < cfg.Steps {
 			_, err := files.commit(nil)
 			return err
@@ -271,6 +287,7 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		return fmt.Errorf("interrupted after step %d of %d; results so far are in %s (continue with --resume)", len(losses), cfg.Steps, f.out)
 	}
 	fmt.Fprintf(stdout, "loss %.4f (step 1) -> %.4f (step %d)\n", losses[0], losses[len(losses)-1], len(losses))
+	fmt.Fprintf(stdout, "TensorBoard log in %s (tensorboard --logdir %[1]s)\n", filepath.Join(f.out, "logs"))
 	written := files.written
 	if test != nil {
 		if err := evaluate(stdout, f.out, m, tr, *test, lc); err != nil {
