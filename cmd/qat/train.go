@@ -48,7 +48,8 @@ trained by Keras fit or a tf.function step, and is the faster mode;
 GradientTape loop (the default for --example).
 Writes DIR/losses.csv, DIR/initial_weights.npz, DIR/weights.npz (the final
 float master weights), DIR/ranges.npz and DIR/config.yaml (and
-DIR/metrics.json for MNIST).
+DIR/metrics.json for MNIST), and TensorBoard summaries to DIR/logs/train
+every --log-every steps (view them with tensorboard --logdir DIR/logs).
 
 --init and weights.npz key each array by its variable, <layer>/<variable>:
 <layer>/kernel and <layer>/bias for dense and conv2d layers
