@@ -1,10 +1,15 @@
 package tensorboard_test
 
 import (
+	"context"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tensorboard"
 )
 
@@ -34,4 +39,37 @@ func ExampleNewWriter() {
 	files, _ := filepath.Glob(filepath.Join(dir, "train", "events.out.tfevents.*"))
 	fmt.Println(len(files), "event file")
 	// Output: 1 event file
+}
+
+// Log a training run every 5 steps into logs/train, as qat train does.
+func ExampleNewRunLogger() {
+	m := models.Example3()
+	ds, err := data.Synthetic(100, int(m.Input[0]), m.Classes(), 42)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := loop.DefaultConfig()
+	tr, err := loop.NewTrainer(m, ds, nil, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tr.Close()
+	dir, err := os.MkdirTemp("", "run")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	logs, err := tensorboard.NewRunLogger(tr, tensorboard.RunConfig{Dir: filepath.Join(dir, "logs"), Every: 5, Steps: 20, Optimizer: cfg.Optimizer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := tr.Run(context.Background(), 20, logs.Step); err != nil {
+		log.Fatal(err)
+	}
+	if err := logs.Close(); err != nil {
+		log.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "logs", "train", "events.out.tfevents.*"))
+	fmt.Println(len(files), "event file in logs/train")
+	// Output: 1 event file in logs/train
 }

@@ -151,7 +151,18 @@ func addQuantizer(q loop.QuantizerValue, scalars map[string]float32, hists map[s
 	}
 }
 
+// Train writes more scalars (e.g. an epoch's training accuracy) at step to
+// Dir/train.
+func (l *RunLogger) Train(step int64, values map[string]float32) error {
+	if err := l.train.Scalars(step, values); err != nil {
+		return err
+	}
+	return l.train.Flush()
+}
+
 // Validation writes values (e.g. loss, accuracy) at step to Dir/validation.
+// Under the tags of the train run's scalars (loss), TensorBoard draws the
+// two runs on one chart.
 func (l *RunLogger) Validation(step int64, values map[string]float32) error {
 	if l.val == nil {
 		fp := newFootprint(filepath.Join(l.cfg.Dir, ValidationRun))

@@ -47,6 +47,9 @@ func TestRunLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := l.Train(3, map[string]float32{"accuracy": 0.25}); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Validation(3, map[string]float32{"loss": 1.25, "accuracy": 0.5}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +71,9 @@ func TestRunLogger(t *testing.T) {
 		if len(train.Histograms[tag]) != 2 {
 			t.Errorf("histogram %s: %d events, want 2", tag, len(train.Histograms[tag]))
 		}
+	}
+	if a := train.Scalars["accuracy"]; len(a) != 1 || a[0].Step() != 3 || a[0].Value() != 0.25 {
+		t.Errorf("train accuracy %v, want 0.25 at step 3", a)
 	}
 	if q := train.Scalars["quantizer/layer1/output_quant/scale"]; len(q) != 2 || q[1].Value() != float32(2)/255 {
 		t.Errorf("quantizer/layer1/output_quant/scale %v, want 2/255 at two steps", q)
