@@ -194,8 +194,9 @@ func weightPlot(lw LayerWeights) (*plot.Plot, error) {
 		x = "level: (weight - its channel's min) / its channel's scale"
 		n := g.Channels()
 		for i, v := range lw.Values.Data {
-			c := i % n
-			vals[i] = float64((v - g.Min[c]) / g.Scale[c])
+			if c := i % n; g.Scale[c] != 0 {
+				vals[i] = float64((v - g.Min[c]) / g.Scale[c])
+			}
 		}
 		for k := 0; k < g.Levels(); k++ {
 			levels = append(levels, float64(k))
@@ -258,8 +259,12 @@ func histogram(vals plotter.Values, levels []float64) (*plotter.Histogram, error
 	for _, v := range vals {
 		lo, hi = math.Min(lo, v), math.Max(hi, v)
 	}
+	if span := math.Max(hi, levels[len(levels)-1]) - math.Min(lo, levels[0]); span/sub > 4*histBins {
+		// values far outside the grid: whole levels per bin
+		sub = step * math.Ceil(span/(4*histBins*step))
+	}
 	first := math.Min(0, math.Floor((lo-origin)/sub))
-	last := math.Max(float64(len(levels))*step/sub, math.Floor((hi-origin)/sub)+1)
+	last := math.Max(math.Ceil(float64(len(levels))*step/sub), math.Floor((hi-origin)/sub)+1)
 	bins := make([]plotter.HistogramBin, int(last-first))
 	for i := range bins {
 		bins[i].Min = origin + (first+float64(i))*sub

@@ -95,7 +95,7 @@ func (r *Run) attachGrid(lw *LayerWeights, l layers.Layer, v weightVar) error {
 		lw.Note = "folded with its batch norm: the grid applies to the folded kernel, not drawn"
 		return nil
 	}
-	g, err := NewGrid(mins, maxs, bits, narrow)
+	g, err := NewGrid(mins, maxs, bits, narrow, len(lo.Shape) > 0)
 	if err != nil {
 		return fmt.Errorf("quantizer %s: %w", q, err)
 	}
