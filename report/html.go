@@ -17,11 +17,12 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 <meta charset="utf-8">
 <title>qat run report: {{.Dir}}</title>
 <style>
-body { font-family: sans-serif; margin: 2em; max-width: 60em; }
+body { font-family: sans-serif; margin: 2em; max-width: 80em; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #bbb; padding: 0.2em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 img { display: block; max-width: 100%; margin: 0.5em 0 1.5em; }
+.figures { display: grid; grid-template-columns: 1fr 1fr; gap: 0 1em; }
 </style>
 </head>
 <body>
@@ -59,7 +60,7 @@ img { display: block; max-width: 100%; margin: 0.5em 0 1.5em; }
 <tr><th>quantizer</th><th>channels</th><th>last step</th><th>min</th><th>max</th></tr>
 {{range .Ranges}}<tr><td>{{.Quantizer}}</td><td>{{.Channels}}</td><td>{{.LastStep}}</td><td>{{.Min}}</td><td>{{.Max}}</td></tr>
 {{end}}</table>
-{{range first .Figures "ranges"}}<img src="{{.File}}" alt="{{.Title}}">{{end}}
+<div class="figures">{{range first .Figures "ranges"}}<img src="{{.File}}" alt="{{.Title}}">{{end}}</div>
 {{- else}}
 <p>No ranges.csv in this folder (runs before qat wrote it, or a float model).</p>
 {{- end}}
@@ -70,7 +71,7 @@ img { display: block; max-width: 100%; margin: 0.5em 0 1.5em; }
 <tr><th>weights</th><th>quantizer</th><th>bits</th><th>narrow range</th><th>channels</th><th>levels per channel</th><th>levels used</th><th>used</th><th>clipped</th></tr>
 {{range .Weights}}<tr class="weight-row" data-layer="{{.Layer}}"><td>{{.Layer}}/{{.Variable}}</td>{{if .Note}}<td colspan="8">{{.Quantizer}} {{.Note}}</td>{{else}}<td>{{.Quantizer}}</td><td>{{.Bits}}</td><td>{{.Narrow}}</td><td>{{.Channels}}</td><td>{{.Levels}}</td><td class="levels-used">{{.Used}}</td><td>{{pct1 .UsedPercent}}</td><td>{{.Clipped}}</td>{{end}}</tr>
 {{end}}</table>
-{{range .Weights}}<img src="{{.Image}}" alt="{{.Layer}}/{{.Variable}}">{{end}}
+<div class="figures">{{range .Weights}}<img src="{{.Image}}" alt="{{.Layer}}/{{.Variable}}">{{end}}</div>
 </body>
 </html>
 `))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -157,7 +158,7 @@ func (r *Run) page() (*Page, []*plot.Plot, error) {
 			}
 		}
 	}
-	for i, t := range rangeTraces(r.Ranges) {
+	for i, t := range r.inLayerOrder(rangeTraces(r.Ranges)) {
 		p, err := rangePlot(t)
 		if err != nil {
 			return nil, nil, fmt.Errorf("ranges.csv: %w", err)
@@ -212,3 +213,17 @@ func historyTable(h map[string][]float64) *Table {
 
 // f32 spells v so that it reads back as the same float32.
 func f32(v float32) string { return strconv.FormatFloat(float64(v), 'g', -1, 32) }
+
+// inLayerOrder sorts traces by their layer's place in the model (the
+// input's quantizer, of no layer, first), keeping ranges.csv's order
+// within a layer.
+func (r *Run) inLayerOrder(traces []rangeTrace) []rangeTrace {
+	place := map[string]int{}
+	for i, l := range r.Model.Layers {
+		place[l.LayerName()] = i + 1
+	}
+	slices.SortStableFunc(traces, func(a, b rangeTrace) int {
+		return place[path.Dir(a.Quantizer)] - place[path.Dir(b.Quantizer)]
+	})
+	return traces
+}
