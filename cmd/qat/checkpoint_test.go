@@ -173,7 +173,7 @@ func listCheckpoints(t *testing.T, run string) []string {
 }
 
 // sameRun checks that two output folders hold the same weights, ranges
-// (bit for bit), losses and metrics.
+// (bit for bit), losses, sampled ranges and metrics.
 func sameRun(t *testing.T, want, got string) {
 	t.Helper()
 	for _, name := range []string{"weights.npz", "ranges.npz"} {
@@ -200,7 +200,7 @@ func sameRun(t *testing.T, want, got string) {
 			}
 		}
 	}
-	for _, name := range []string{"losses.csv", "metrics.json"} {
+	for _, name := range []string{"losses.csv", "ranges.csv", "metrics.json"} {
 		a, errA := os.ReadFile(filepath.Join(want, name))
 		b, errB := os.ReadFile(filepath.Join(got, name))
 		if _, err := os.Stat(filepath.Join(want, name)); os.IsNotExist(err) && name == "metrics.json" {

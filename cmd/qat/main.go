@@ -2,6 +2,7 @@
 //
 //	qat train --example 3 --out out/run    # the article's Example 3
 //	qat train --config run.yaml            # a model described in YAML
+//	qat report out/run                     # out/run/report.html and its PNGs
 //	qat export --from out/run              # SavedModel of a trained model
 //	qat eval --saved-model out/run/saved_model      # its accuracy on MNIST
 //	qat convert --saved-model out/run/saved_model   # int8 TFLite
@@ -69,7 +70,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newTrain(), newExport(), newEval(), newConvert(), newImport(), &cobra.Command{
+	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newConvert(), newImport(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the TensorFlow version qat runs on",
 		Args:  cobra.NoArgs,

@@ -16,11 +16,12 @@ import (
 	"github.com/qat-go/qat/internal/atomicfile"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/report"
 )
 
-// runFiles writes a run's files: DIR/losses.csv, weights.npz, ranges.npz,
-// initial_weights.npz and config.yaml always together with a checkpoint
-// in DIR/checkpoints, so that they describe the same state.
+// runFiles writes a run's files: DIR/losses.csv, ranges.csv, weights.npz,
+// ranges.npz, initial_weights.npz and config.yaml always together with a
+// checkpoint in DIR/checkpoints, so that they describe the same state.
 type runFiles struct {
 	out, ckpts string
 	config     []byte // config.yaml
@@ -29,6 +30,9 @@ type runFiles struct {
 	stale      []loop.Checkpoint // an earlier run's, removed at the first commit
 	commits    int
 	written    []string // the files of the last commit
+	// samples are the quantizer ranges sampled so far (ranges.csv), of
+	// the checkpoint resumed from too.
+	samples []report.RangeSample
 }
 
 func newRunFiles(out string, cfg *models.Config, init data.Weights, tr *loop.Trainer) (*runFiles, error) {
@@ -66,6 +70,9 @@ func (r *runFiles) commit(undone []float32) (string, error) {
 		return "", err
 	}
 	if err := set.AddFile("losses.csv", b.Bytes()); err != nil {
+		return "", err
+	}
+	if err := set.Add("ranges.csv", func(f io.Writer) error { return report.EncodeRanges(f, r.samplesTo(len(losses))) }); err != nil {
 		return "", err
 	}
 	for _, a := range []struct {
@@ -159,4 +166,45 @@ func removeEmpty(made []string) {
 	for _, d := range made {
 		os.Remove(d)
 	}
+}
+
+// sample records the quantizer ranges after step (for ranges.csv),
+// replacing an earlier sample of the same step.
+func (r *runFiles) sample(step int) error {
+	ranges, err := r.tr.Ranges()
+	if err != nil {
+		return err
+	}
+	rows, err := report.Sample(step, ranges)
+	if err != nil {
+		return err
+	}
+	r.samples = append(r.samplesTo(step-1), rows...)
+	return nil
+}
+
+// samplesTo returns the samples of steps up to step.
+func (r *runFiles) samplesTo(step int) []report.RangeSample {
+	i := len(r.samples)
+	for i > 0 && r.samples[i-1].Step > step {
+		i--
+	}
+	return r.samples[:i]
+}
+
+// resumeSamples keeps the ranges.csv rows of steps up to step, the
+// checkpoint resumed from: the later ones belong to steps this run
+// redoes. A missing ranges.csv (a run from before qat wrote it) starts
+// the samples here.
+func (r *runFiles) resumeSamples(step int) error {
+	rows, err := report.ReadRanges(filepath.Join(r.out, "ranges.csv"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	r.samples = rows
+	r.samples = r.samplesTo(step)
+	return nil
 }

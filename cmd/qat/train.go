@@ -14,6 +14,7 @@ import (
 
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/report"
 	"github.com/qat-go/qat/tensorboard"
 	"github.com/qat-go/qat/tfgraph"
 	"github.com/schollz/progressbar/v3"
@@ -47,9 +48,11 @@ trained by Keras fit or a tf.function step, and is the faster mode;
 --numerics eager gives the bits of eager TensorFlow, such as the article's
 GradientTape loop (the default for --example).
 Writes DIR/losses.csv, DIR/initial_weights.npz, DIR/weights.npz (the final
-float master weights), DIR/ranges.npz and DIR/config.yaml (and
-DIR/metrics.json for MNIST), and TensorBoard summaries to DIR/logs/train
-every --log-every steps (view them with tensorboard --logdir DIR/logs).
+float master weights), DIR/ranges.npz, DIR/ranges.csv (every quantizer's
+range every --log-every steps and at the end) and DIR/config.yaml (and
+DIR/metrics.json for MNIST), TensorBoard summaries to DIR/logs/train
+every --log-every steps (view them with tensorboard --logdir DIR/logs),
+then DIR/report.html (see qat report).
 
 --init and weights.npz key each array by its variable, <layer>/<variable>:
 <layer>/kernel and <layer>/bias for dense and conv2d layers
@@ -92,7 +95,7 @@ up to and including the NaN step, unless no step of this command succeeded.`,
 	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also write a checkpoint to DIR/checkpoints every `N` steps (0: only at the end)")
 	fl.BoolVar(&f.resume, "resume", false, "continue from the newest good checkpoint in DIR/checkpoints (from step 1 if there is none)")
 	fl.StringVar(&f.numerics, "numerics", "", "whose bits to reproduce: `graph` (tf.function, Keras fit; faster) or eager (eager TensorFlow); default: the config's numerics, graph for configs and eager for --example")
-	fl.IntVar(&f.logEvery, "log-every", 10, "write TensorBoard summaries to DIR/logs/train every `N` steps and, when stderr is not a terminal, print the loss, steps/s and ETA")
+	fl.IntVar(&f.logEvery, "log-every", 10, "every `N` steps: write TensorBoard summaries to DIR/logs/train, sample the quantizer ranges into DIR/ranges.csv and, when stderr is not a terminal, print the loss, steps/s and ETA")
 	return c
 }
 
@@ -227,6 +230,9 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		if notes, err = resume(tr, files.ckpts, cfg.Steps); err != nil {
 			return err
 		}
+		if err := files.resumeSamples(tr.StepsDone()); err != nil {
+			return err
+		}
 	} else if files.stale, err = loop.Checkpoints(files.ckpts); err != nil {
 		return err
 	} else if len(files.stale) > 0 {
@@ -265,6 +271,11 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		if err := tb.Step(r); err != nil {
 			return err
 		}
+		if r.Step%f.logEvery == 0 {
+			if err := files.sample(r.Step); err != nil {
+				return err
+			}
+		}
 		if f.checkpointEvery > 0 && r.Step%f.checkpointEvery == 0 && r.Step < cfg.Steps {
 			_, err := files.commit(nil)
 			return err
@@ -278,6 +289,9 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		return files.stopped(nan, start)
 	case runErr != nil && ctx.Err() == nil:
 		return runErr
+	}
+	if err := files.sample(tr.StepsDone()); err != nil {
+		return err
 	}
 	ckpt, err := files.commit(nil)
 	if err != nil {
@@ -296,6 +310,10 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		}
 		written = append(written, "metrics.json")
 	}
+	if _, err := report.Write(f.out); err != nil {
+		return fmt.Errorf("the run's files are written, but not its report: %w", err)
+	}
+	written = append(written, "report.html")
 	fmt.Fprintf(stdout, "wrote %s to %s, checkpoint %s\n", list(written), f.out, ckpt)
 	return nil
 }
