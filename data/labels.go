@@ -110,3 +110,19 @@ func CheckLabels(y Array, classes int, labels Labels) error {
 	}
 	return nil
 }
+
+// ClassIDsOf returns the class ids [N] of one-hot labels y [N, classes]
+// (the index of each row's largest value).
+func ClassIDsOf(y Array) Array {
+	n, c := int(y.Shape[0]), int(y.Shape[1])
+	ids := make([]float32, n)
+	for i := range ids {
+		row := y.Data[i*c : (i+1)*c]
+		for j, v := range row {
+			if v > row[int(ids[i])] {
+				ids[i] = float32(j)
+			}
+		}
+	}
+	return Array{Shape: []int64{int64(n)}, Data: ids}
+}
