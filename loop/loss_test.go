@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/qat-go/qat/data"
@@ -12,6 +13,7 @@ import (
 	"github.com/qat-go/qat/layers"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/models"
+	"github.com/qat-go/qat/tfgraph"
 )
 
 // lossMLP is the float MLP of the loss tests: 6 inputs, dense 8 (relu),
@@ -61,9 +63,14 @@ func lossData(r *rand.Rand, form data.Labels) data.Dataset {
 // data, and wants every step's loss and the final weights bit-identical:
 // against a tf.function GradientTape step of the same ops (MatMul,
 // BiasAdd), and against Keras's own Dense layers stepped by
-// model.train_on_batch.
+// model.train_on_batch; and in eager numerics against the GradientTape
+// step run eagerly.
 func TestLossesMatchKeras(t *testing.T) {
 	const steps = 20
+	modes := []string{"function", "train_on_batch", "eager"}
+	if testing.Short() {
+		modes = modes[:1]
+	}
 	for i, c := range []models.Loss{
 		{},
 		{Name: models.LossCategorical, LabelSmoothing: 0.1},
@@ -72,50 +79,60 @@ func TestLossesMatchKeras(t *testing.T) {
 		{Name: models.LossBinary},
 		{Name: models.LossBinary, LabelSmoothing: 0.2},
 	} {
-		for _, mode := range []string{"function", "train_on_batch"} {
-			t.Run(fmt.Sprintf("%s/%s", c, mode), func(t *testing.T) {
-				r := rand.New(rand.NewPCG(uint64(i+1), 99))
-				m := lossMLP()
-				ds := lossData(r, c.Labels())
-				init, err := m.InitialWeights(nil, uint64(i+1))
-				if err != nil {
-					t.Fatal(err)
-				}
-				dir := t.TempDir()
-				in := map[string]data.Array{"x": ds.X, "y": ds.Y}
-				for k, v := range init {
-					in[k] = v
-				}
-				inPath, outPath := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
-				if err := data.WriteNPZ(inPath, in); err != nil {
-					t.Fatal(err)
-				}
-				name := strings.Fields(c.String())[0]
-				if _, err := oracle.Run("loss_reference.py", name, inPath, outPath, "--steps", fmt.Sprint(steps), "--lr", "0.01",
-					"--label-smoothing", fmt.Sprint(c.LabelSmoothing), "--mode", mode); err != nil {
-					t.Fatal(err)
-				}
-				ref, err := data.ReadNPZ(outPath)
-				if err != nil {
-					t.Fatal(err)
-				}
+		t.Run(c.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(i+1), 99))
+			m := lossMLP()
+			ds := lossData(r, c.Labels())
+			init, err := m.InitialWeights(nil, uint64(i+1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			in := map[string]data.Array{"x": ds.X, "y": ds.Y}
+			for k, v := range init {
+				in[k] = v
+			}
+			inPath, outPath := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
+			if err := data.WriteNPZ(inPath, in); err != nil {
+				t.Fatal(err)
+			}
+			name := strings.Fields(c.String())[0]
+			if _, err := oracle.Run("loss_reference.py", name, inPath, outPath, "--steps", fmt.Sprint(steps), "--lr", "0.01",
+				"--label-smoothing", fmt.Sprint(c.LabelSmoothing), "--modes", strings.Join(modes, ",")); err != nil {
+				t.Fatal(err)
+			}
+			ref, err := data.ReadNPZ(outPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := map[tfgraph.Numerics]func() ([]float32, data.Weights){}
+			for _, numerics := range []tfgraph.Numerics{tfgraph.GraphNumerics, tfgraph.EagerNumerics} {
 				cfg := loop.DefaultConfig()
-				cfg.Loss = c
-				tr, err := loop.NewTrainer(m, ds, init, cfg)
-				if err != nil {
-					t.Fatal(err)
+				cfg.Loss, cfg.Session.Numerics = c, numerics
+				run[numerics] = sync.OnceValues(func() ([]float32, data.Weights) {
+					tr, err := loop.NewTrainer(m, ds, init, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer tr.Close()
+					return train(t, tr, steps)
+				})
+			}
+			for _, mode := range modes {
+				numerics := tfgraph.GraphNumerics
+				if mode == "eager" {
+					numerics = tfgraph.EagerNumerics
 				}
-				defer tr.Close()
-				losses, w := train(t, tr, steps)
-				ok := sameFloats(t, "losses", losses, ref["loss"].Data)
+				losses, w := run[numerics]()
+				ok := sameFloats(t, mode+" losses", losses, ref[mode+":loss"].Data)
 				for _, n := range w.Names() {
-					ok = sameFloats(t, n, w[n].Data, ref[n].Data) && ok
+					ok = sameFloats(t, mode+" "+n, w[n].Data, ref[mode+":"+n].Data) && ok
 				}
 				if ok {
-					t.Logf("%s: %d/%d steps bit-identical to Keras 3 (%s), loss %.4f -> %.4f", c, steps, steps, mode, losses[0], losses[steps-1])
+					t.Logf("%s: %d/%d steps bit-identical to Keras 3 (%s, %s numerics), loss %.4f -> %.4f", c, steps, steps, mode, numerics, losses[0], losses[steps-1])
 				}
-			})
-		}
+			}
+		})
 	}
 }
 

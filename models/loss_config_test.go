@@ -4,10 +4,14 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/internal/oracle"
 )
 
 // writeRawNPZ writes arrays given as numpy dtype strings, shapes and raw
@@ -111,5 +115,60 @@ func TestConfigLossAndScale(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// uint8 images scaled as numpy's x.astype(np.float32) * s, and every
+// integer dtype read as numpy converts it to float32
+// (third_party/reference/scale_reference.py): bit-identical.
+func TestReadDatasetScaledMatchesNumpy(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := oracle.Run("scale_reference.py", dir); err != nil {
+		t.Fatal(err)
+	}
+	want, err := data.ReadNPZ(filepath.Join(dir, "expected.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ key, scale string }{{"x_255", "1/255"}, {"x_0.1", "0.1"}} {
+		s, err := ParseScale(c.scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := ReadDatasetScaled(filepath.Join(dir, "images.npz"), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, "x * "+c.scale, ds.X.Data, want[c.key].Data)
+		same(t, "y", ds.Y.Data, want["y"].Data)
+		if err := ds.ValidateLabels([]int64{3}, 10, data.ClassIDs); err != nil {
+			t.Error(err)
+		}
+	}
+	arrays, types, err := data.ReadNPZTypes(filepath.Join(dir, "ints.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, a := range arrays {
+		if types[k] != k {
+			t.Errorf("%s: dtype %q", k, types[k])
+		}
+		same(t, k, a.Data, want[k].Data)
+	}
+	if _, err := data.ReadNPZ(filepath.Join(dir, "ints.npz")); err == nil || !strings.Contains(err.Error(), "want float32 (<f4) or float64 (<f8)") {
+		t.Errorf("ReadNPZ of integer arrays: %v, want the float-only error", err)
+	}
+}
+
+// same fails the test at the first element whose bits differ.
+func same(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s[%d] = %v, numpy %v", what, i, got[i], want[i])
+		}
 	}
 }

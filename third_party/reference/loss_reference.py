@@ -1,7 +1,7 @@
 """Keras 3 losses in training steps, for qat-go's loss parity tests.
 
 usage: loss_reference.py LOSS IN.npz OUT.npz --steps N --lr LR
-                         [--label-smoothing LS] [--mode function|train_on_batch]
+                         [--label-smoothing LS] [--modes M1,M2,...]
   LOSS:    categorical_crossentropy, sparse_categorical_crossentropy,
            mean_squared_error or binary_crossentropy: Keras 3's loss class
            of that name, with from_logits=True for the cross-entropies (and
@@ -10,14 +10,18 @@ usage: loss_reference.py LOSS IN.npz OUT.npz --steps N --lr LR
            labels in [0, 1] [N, K]), and the weights of an MLP
            d1/kernel [inputs, H], d1/bias [H] (relu), d2/kernel [H, K],
            d2/bias [K] (logits).
-  OUT.npz: loss (float32 [steps], each step's loss before its update) and
-           the four weights after the steps, under the same names.
-  --mode   function (default): each step is a tf.function GradientTape step
-           of tf.matmul + tf.nn.bias_add layers (the ops qat-go's dense
-           layers run) with the Keras loss object and keras.optimizers.Adam;
+  OUT.npz: for each mode M, M:loss (float32 [steps], each step's loss
+           before its update) and the four weights after the steps,
+           M:d1/kernel, ..., each run from the same initial weights.
+  --modes  a comma-separated list (default function) of:
+           function: each step is a tf.function GradientTape step of
+             tf.matmul + tf.nn.bias_add layers (the ops qat-go's dense
+             layers run) with the Keras loss object and
+             keras.optimizers.Adam;
+           eager: the same step run eagerly, op by op;
            train_on_batch: a keras.Sequential of two Dense layers compiled
-           with Adam and the loss, stepped by model.train_on_batch.
-Both run on the whole of x every step, one thread.
+             with Adam and the loss, stepped by model.train_on_batch.
+Every mode runs on the whole of x every step, one thread.
 """
 import argparse
 import os
@@ -46,11 +50,10 @@ def make_loss(name, ls):
     raise SystemExit(f"unknown loss {name}")
 
 
-def function_steps(d, loss_fn, opt, steps):
+def tape_steps(d, loss_fn, opt, steps, graph):
     w = [tf.Variable(d[n]) for n in NAMES]
     x, y = tf.constant(d["x"]), tf.constant(d["y"])
 
-    @tf.function
     def step():
         with tf.GradientTape() as tape:
             h = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w[0]), w[1]))
@@ -59,6 +62,8 @@ def function_steps(d, loss_fn, opt, steps):
         opt.apply_gradients(zip(tape.gradient(loss, w), w))
         return loss
 
+    if graph:
+        step = tf.function(step)
     losses = [step().numpy() for _ in range(steps)]
     return losses, [v.numpy() for v in w]
 
@@ -83,15 +88,21 @@ def main():
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--lr", type=float, required=True)
     p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--mode", default="function", choices=["function", "train_on_batch"])
+    p.add_argument("--modes", default="function")
     a = p.parse_args()
     d = dict(np.load(a.inp))
-    loss_fn = make_loss(a.loss, a.label_smoothing)
-    opt = keras.optimizers.Adam(learning_rate=a.lr)
-    run = function_steps if a.mode == "function" else keras_steps
-    losses, weights = run(d, loss_fn, opt, a.steps)
-    out = {"loss": np.array(losses, dtype=np.float32)}
-    out.update({n: np.asarray(v, dtype=np.float32) for n, v in zip(NAMES, weights)})
+    out = {}
+    for mode in a.modes.split(","):
+        loss_fn = make_loss(a.loss, a.label_smoothing)
+        opt = keras.optimizers.Adam(learning_rate=a.lr)
+        if mode == "train_on_batch":
+            losses, weights = keras_steps(d, loss_fn, opt, a.steps)
+        elif mode in ("function", "eager"):
+            losses, weights = tape_steps(d, loss_fn, opt, a.steps, mode == "function")
+        else:
+            raise SystemExit(f"unknown mode {mode}")
+        out[mode + ":loss"] = np.array(losses, dtype=np.float32)
+        out.update({mode + ":" + n: np.asarray(v, dtype=np.float32) for n, v in zip(NAMES, weights)})
     np.savez(a.out, **out)
 
 
