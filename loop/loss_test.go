@@ -197,3 +197,17 @@ func TestSparseAndBinaryAccuracy(t *testing.T) {
 		t.Errorf("accuracy of targets = %v", err)
 	}
 }
+
+// LabelAccuracy reports what Keras users expect for each form of labels.
+func ExampleLabelAccuracy() {
+	logits := data.Array{Shape: []int64{2, 3}, Data: []float32{0.2, 1.5, -1, 3, -2, 0.5}}
+	ids := data.Array{Shape: []int64{2}, Data: []float32{1, 2}}
+	binary := data.Array{Shape: []int64{2, 3}, Data: []float32{1, 1, 0, 1, 0, 0}}
+	a, _ := loop.LabelAccuracy(logits, ids, data.ClassIDs)
+	b, _ := loop.LabelAccuracy(logits, binary, data.Probabilities)
+	_, err := loop.LabelAccuracy(logits, binary, data.Targets)
+	fmt.Printf("class ids %.2f, binary %.2f\n%v\n", a, b, err)
+	// Output:
+	// class ids 0.50, binary 0.83
+	// accuracy: not defined for targets labels (mean squared error); use the loss
+}
