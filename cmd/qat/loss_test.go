@@ -111,7 +111,7 @@ func TestTrainSparseLabels(t *testing.T) {
 	}
 	out := filepath.Join(dir, "bad")
 	trainFails(t, out, badPath+": data: y row 7 (counting from 0) is 3; class ids must be integers in [0, 3)", "train", "--config", cfg, "--data", badPath, "--out", out)
-	trainFails(t, out, images+": x is uint8; set data.scale (or --scale), e.g. 1/255", "train", "--config", cfg, "--data", images, "--out", out)
+	trainFails(t, out, images+": x is uint8; set data.scale (qat train --scale), e.g. 1/255", "train", "--config", cfg, "--data", images, "--out", out)
 	trainFails(t, out, `--scale: scale "zero"`, "train", "--config", cfg, "--data", images, "--scale", "zero", "--out", out)
 	cat := filepath.Join(dir, "categorical.yaml")
 	if err := os.WriteFile(cat, []byte("inputs: 4\nsteps: 5\nlayers: [{type: dense, name: d, units: 3}]\n"), 0o644); err != nil {
