@@ -11,8 +11,8 @@ import (
 	"github.com/qat-go/qat/tfgraph"
 )
 
-// Dataset is a set of inputs X [N, input...] and one-hot labels
-// Y [N, classes].
+// Dataset is a set of inputs X [N, input...] and labels Y: one-hot
+// [N, classes] (Validate), or another form a loss takes (ValidateLabels).
 type Dataset struct {
 	X, Y Array
 }

@@ -66,8 +66,39 @@ func ReadNPZ(path string) (map[string]Array, error) {
 	return out, nil
 }
 
-// readNPZ reads the .npz held in the size bytes of r.
+// ReadNPZTypes is ReadNPZ for arrays of any of numpy's integer types too
+// (int8 to int64, uint8 to uint64), converted to float32 (integers past
+// 2**24 round); it also returns each array's numpy dtype ("float32",
+// "uint8", ...).
+func ReadNPZTypes(path string) (map[string]Array, map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if info.IsDir() {
+		return nil, nil, fmt.Errorf("read %s: is a folder, want an .npz file", path)
+	}
+	types := map[string]string{}
+	out, err := readNPZTypes(f, info.Size(), types)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, types, nil
+}
+
+// readNPZ reads the .npz of float arrays held in the size bytes of r.
 func readNPZ(r io.ReaderAt, size int64) (map[string]Array, error) {
+	return readNPZTypes(r, size, nil)
+}
+
+// readNPZTypes reads the .npz held in the size bytes of r; with types not
+// nil, integer arrays too, recording each array's dtype in types.
+func readNPZTypes(r io.ReaderAt, size int64, types map[string]string) (map[string]Array, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("not an .npz file (a zip of .npy arrays, as numpy.savez writes): %w", err)
@@ -97,37 +128,43 @@ func readNPZ(r io.ReaderAt, size int64) (map[string]Array, error) {
 	}
 	out := make(map[string]Array, len(zr.File))
 	for _, m := range zr.File {
-		a, err := readMember(m, size)
+		a, dtype, err := readMember(m, size, types != nil)
 		if err != nil {
 			return nil, fmt.Errorf("member %q: %w", m.Name, err)
 		}
 		out[strings.TrimSuffix(m.Name, ".npy")] = a
+		if types != nil {
+			types[strings.TrimSuffix(m.Name, ".npy")] = dtype
+		}
 	}
 	return out, nil
 }
 
 // readMember reads one .npy member of a zip of size bytes, checking its
 // header against the member's size before allocating the array.
-func readMember(m *zip.File, size int64) (Array, error) {
+func readMember(m *zip.File, size int64, ints bool) (Array, string, error) {
 	// A stored member's bytes are all in the file: allocate the array at
 	// once. A compressed member may declare more than its data inflates
 	// to, so its array grows with the data that arrive.
 	stored := m.Method == zip.Store
 	if off, err := m.DataOffset(); stored && (err != nil || off < 0 || m.CompressedSize64 > uint64(size-off)) {
-		return Array{}, fmt.Errorf("the zip is corrupt: its %d bytes run past the end of the file", m.CompressedSize64)
+		return Array{}, "", fmt.Errorf("the zip is corrupt: its %d bytes run past the end of the file", m.CompressedSize64)
 	}
 	rc, err := m.Open()
 	if err != nil {
-		return Array{}, fmt.Errorf("the zip is corrupt: %w", unexpectedEOF(err))
+		return Array{}, "", fmt.Errorf("the zip is corrupt: %w", unexpectedEOF(err))
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(declared{rc, m.UncompressedSize64}, 64<<10)
 	h, headerLen, err := readNPYHeader(br)
 	if err != nil {
-		return Array{}, err
+		return Array{}, "", err
+	}
+	if h.kind != 'f' && !ints {
+		return Array{}, "", fmt.Errorf("dtype %s; want float32 (<f4) or float64 (<f8)", h.descr)
 	}
 	if h.fortran {
-		return Array{}, fmt.Errorf("array is in Fortran order; save it in C order (numpy.ascontiguousarray)")
+		return Array{}, "", fmt.Errorf("array is in Fortran order; save it in C order (numpy.ascontiguousarray)")
 	}
 	n, ok := npyElements(h.shape)
 	present := m.UncompressedSize64 - uint64(headerLen)
@@ -136,7 +173,7 @@ func readMember(m *zip.File, size int64) (Array, error) {
 	}
 	want := n * uint64(h.size)
 	if !ok || n > math.MaxUint64/uint64(h.size) || want != present {
-		return Array{}, fmt.Errorf("header says shape %s of %s (%s bytes) but the member holds %d bytes of data", h.shapeText(), h.descr, bytesText(n, h.size, ok), present)
+		return Array{}, "", fmt.Errorf("header says shape %s of %s (%s bytes) but the member holds %d bytes of data", h.shapeText(), h.descr, bytesText(n, h.size, ok), present)
 	}
 	first := n
 	if !stored {
@@ -144,19 +181,19 @@ func readMember(m *zip.File, size int64) (Array, error) {
 	}
 	data, err := h.decode(br, int(n), make([]float32, 0, first))
 	if err != nil {
-		return Array{}, fmt.Errorf("reading %d values: %w", n, err)
+		return Array{}, "", fmt.Errorf("reading %d values: %w", n, err)
 	}
 	// Reading to the end makes archive/zip check the CRC-32.
 	if extra, err := io.Copy(io.Discard, br); err != nil {
-		return Array{}, err
+		return Array{}, "", err
 	} else if extra > 0 {
-		return Array{}, fmt.Errorf("%d bytes after the data of shape %s", extra, h.shapeText())
+		return Array{}, "", fmt.Errorf("%d bytes after the data of shape %s", extra, h.shapeText())
 	}
 	shape := make([]int64, len(h.shape))
 	for i, d := range h.shape {
 		shape[i] = int64(d)
 	}
-	return Array{Shape: shape, Data: data}, nil
+	return Array{Shape: shape, Data: data}, h.dtype(), nil
 }
 
 // declared reads a zip member, saying what archive/zip's errors mean when
@@ -183,7 +220,8 @@ func (d declared) Read(p []byte) (int, error) {
 type npyHeader struct {
 	descr   string // as written, e.g. "<f4"
 	order   binary.ByteOrder
-	size    int // bytes per value: 4 or 8
+	kind    byte // 'f' (float), 'i' (signed) or 'u' (unsigned integer)
+	size    int  // bytes per value: 4 or 8 (floats), 1, 2, 4 or 8
 	fortran bool
 	shape   []uint64
 }
@@ -267,14 +305,15 @@ func parseNPYHeader(text string) (npyHeader, error) {
 	}
 	h.descr = descr
 	switch descr {
-	case "<f4", "<f8", ">f4", ">f8":
+	case "<f4", "<f8", ">f4", ">f8", "|u1", "|i1", "<u1", "<i1",
+		"<i2", "<i4", "<i8", ">i2", ">i4", ">i8", "<u2", "<u4", "<u8", ">u2", ">u4", ">u8":
 		h.order = binary.ByteOrder(binary.LittleEndian)
 		if descr[0] == '>' {
 			h.order = binary.BigEndian
 		}
-		h.size = int(descr[2] - '0')
+		h.kind, h.size = descr[1], int(descr[2]-'0')
 	default:
-		return npyHeader{}, fmt.Errorf("dtype %s; want float32 (<f4) or float64 (<f8)", descr)
+		return npyHeader{}, fmt.Errorf("dtype %s; want float32 (<f4) or float64 (<f8) (or, for data, an integer type)", descr)
 	}
 	if h.fortran, ok = dict["fortran_order"].(bool); !ok {
 		return npyHeader{}, fmt.Errorf("fortran_order is not True or False")
@@ -299,17 +338,42 @@ func (h npyHeader) decode(r io.Reader, n int, dst []float32) ([]float32, error) 
 		from := len(dst)
 		dst = slices.Grow(dst, k)[:from+k]
 		out := dst[from:]
-		if h.size == 4 {
-			for i := range out {
-				out[i] = math.Float32frombits(h.order.Uint32(b[4*i:]))
-			}
-		} else {
-			for i := range out {
-				out[i] = float32(math.Float64frombits(h.order.Uint64(b[8*i:])))
-			}
+		for i := range out {
+			out[i] = h.value(b[h.size*i:])
 		}
 	}
 	return dst, nil
+}
+
+// value converts one value of h's dtype at the start of b to float32.
+func (h npyHeader) value(b []byte) float32 {
+	var u uint64
+	switch h.size {
+	case 1:
+		u = uint64(b[0])
+	case 2:
+		u = uint64(h.order.Uint16(b))
+	case 4:
+		u = uint64(h.order.Uint32(b))
+	default:
+		u = h.order.Uint64(b)
+	}
+	switch {
+	case h.kind == 'f' && h.size == 4:
+		return math.Float32frombits(uint32(u))
+	case h.kind == 'f':
+		return float32(math.Float64frombits(u))
+	case h.kind == 'u':
+		return float32(u)
+	}
+	shift := 64 - 8*h.size // sign-extend
+	return float32(int64(u<<shift) >> shift)
+}
+
+// dtype is numpy's name for h's type: "float32", "uint8", "int64", ...
+func (h npyHeader) dtype() string {
+	name := map[byte]string{'f': "float", 'i': "int", 'u': "uint"}[h.kind]
+	return name + strconv.Itoa(8*h.size)
 }
 
 // shapeText writes the shape as numpy does: (), (3,), (2, 3).

@@ -40,21 +40,25 @@ func predict(sess *tf.Session, in, logits tf.Output, x data.Array) (data.Array, 
 	return data.Array{Shape: shape, Data: vals}, nil
 }
 
-// Evaluate returns the inference graph's accuracy on d (argmax of the
-// outputs against the one-hot labels).
+// Evaluate returns the inference graph's accuracy on d, as LabelAccuracy
+// with the form of labels the trainer's loss takes.
 func (t *Trainer) Evaluate(d data.Dataset) (float64, error) {
 	logits, err := t.Predict(d.X)
 	if err != nil {
 		return 0, err
 	}
-	return Accuracy(logits, d.Y)
+	return LabelAccuracy(logits, d.Y, t.labels)
 }
 
 // Accuracy is the fraction of rows whose argmax in logits matches the
-// argmax of the one-hot labels. Shapes that differ, data shorter or longer
-// than their shapes, labels that are not one-hot and outputs that are NaN
-// or infinite are errors naming the example.
+// argmax of the one-hot labels, or the class id of labels [N] (sparse
+// labels). Shapes that differ, data shorter or longer than their shapes,
+// labels that are not one-hot (or ids not in [0, classes)) and outputs
+// that are NaN or infinite are errors naming the example.
 func Accuracy(logits, labels data.Array) (float64, error) {
+	if len(labels.Shape) == 1 && len(logits.Shape) == 2 {
+		return sparseAccuracy(logits, labels)
+	}
 	if len(logits.Shape) != 2 || !tfgraph.SameShape(logits.Shape, labels.Shape) || logits.Shape[0] <= 0 || logits.Shape[1] <= 0 {
 		return 0, fmt.Errorf("accuracy: outputs %v and labels %v must both be [N, classes] with N, classes > 0", logits.Shape, labels.Shape)
 	}

@@ -36,6 +36,10 @@ type Config struct {
 	// To train through an op without a gradient there, or to change one,
 	// start from tfgraph.DefaultRegistry() and Register your own.
 	Gradients *tfgraph.Registry
+	// Loss is the training loss; the zero value is categorical
+	// cross-entropy on one-hot labels. The data's y must have the form
+	// Loss.Labels() (class ids [N] for sparse_categorical_crossentropy).
+	Loss models.Loss
 }
 
 // DefaultConfig is the article's setup: Adam(learning_rate=0.01), one
@@ -90,6 +94,7 @@ type Trainer struct {
 	replayable bool
 	data       data.Dataset // for the fingerprint
 	dataSum    string       // the data's fingerprint, once computed
+	labels     data.Labels  // the form of y the loss takes
 }
 
 // StepResult reports one finished step (1-based) and the loss it computed
@@ -109,7 +114,10 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	if err := ds.Validate(m.Input, m.Classes()); err != nil {
+	if err := cfg.Loss.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ds.ValidateLabels(m.Input, m.Classes(), cfg.Loss.Labels()); err != nil {
 		return nil, err
 	}
 	if cfg.Optimizer == nil {
@@ -118,7 +126,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	if err := cfg.Optimizer.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Trainer{keep: cfg.KeepCheckpoints, data: ds}
+	t := &Trainer{keep: cfg.KeepCheckpoints, data: ds, labels: cfg.Loss.Labels()}
 	if t.keep == 0 {
 		t.keep = DefaultKeepCheckpoints
 	}
@@ -133,7 +141,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	g := tfgraph.NewGraph()
 	t.graph = g
 	t.x = g.Placeholder("x", tf.Float, append([]int64{batch}, m.Input...))
-	t.y = g.Placeholder("y", tf.Float, []int64{batch, int64(m.Classes())})
+	t.y = g.Placeholder("y", tf.Float, t.labels.Shape(batch, m.Classes()))
 	if t.batches != nil {
 		t.ahead = newPrefetcher(t.batches, t.x, t.y)
 	}
@@ -152,7 +160,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	if err != nil {
 		return nil, err
 	}
-	loss, err := models.CategoricalCrossEntropy(g, built.Logits, t.y)
+	loss, err := cfg.Loss.Build(g, built.Logits, t.y)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,8 @@ import (
 //	steps: 100            # default 100
 //	optimizer: {name: adam, learning_rate: 0.01, beta_1: 0.9, beta_2: 0.999, epsilon: 1.0e-7, fused: false}
 //	data: {examples: 100} # synthetic N(0,1) data (the default), or {npz: data.npz} with x [N, inputs], y one-hot [N, classes]
+//	                      # (uint8 x needs scale, e.g. {npz: images.npz, scale: 1/255})
+//	loss: {name: categorical_crossentropy, label_smoothing: 0.1}  # the default without smoothing; or sparse_categorical_crossentropy (y: class ids [N]), mse, binary_crossentropy
 //	init: weights.npz     # optional initial weights by variable: "<layer>/weight_fp", "<layer>/bias_fp" here (dense, conv2d: "<layer>/kernel", "<layer>/bias")
 //	layers:
 //	  - name: layer1      # default layer<i>
@@ -59,7 +61,10 @@ type Config struct {
 	// pass over that many training batches instead of tfmot's [-6, 6].
 	CalibrationBatches int             `yaml:"calibration_batches,omitempty"`
 	Optimizer          OptimizerConfig `yaml:"optimizer,flow"`
-	Data               DataConfig      `yaml:"data,flow"`
+	// Loss is the training loss (default categorical_crossentropy on
+	// one-hot labels), which decides the form of the data's y.
+	Loss Loss       `yaml:"loss,omitempty,flow"`
+	Data DataConfig `yaml:"data,flow"`
 	// Init is an optional .npz of initial weights for every model
 	// variable; a variable it lacks or a name the model lacks is an error.
 	Init   string        `yaml:"init,omitempty"`
@@ -215,6 +220,10 @@ type DataConfig struct {
 	// MNIST selects the embedded MNIST digits (loaded by the caller through
 	// data/mnist, which Dataset cannot import).
 	MNIST bool `yaml:"mnist,omitempty"`
+	// Scale, if not 0, multiplies the .npz's x as numpy's
+	// x.astype(float32) * scale does (a float32 product); a uint8 x
+	// needs it (1/255 maps bytes to [0, 1]).
+	Scale float64 `yaml:"scale,omitempty"`
 }
 
 // LayerConfig is one layer. Type is one of LayerTypes; the other fields
@@ -293,6 +302,7 @@ type (
 		Seed      *uint64       `yaml:"seed"`
 		Steps     *int          `yaml:"steps"`
 		Optimizer *rawOptimizer `yaml:"optimizer"`
+		Loss      *rawLoss      `yaml:"loss"`
 		Data      *rawData      `yaml:"data"`
 		Init      string        `yaml:"init"`
 		Layers    []rawLayer    `yaml:"layers"`
@@ -315,6 +325,11 @@ type (
 		Examples *int   `yaml:"examples"`
 		NPZ      string `yaml:"npz"`
 		MNIST    bool   `yaml:"mnist"`
+		Scale    string `yaml:"scale"`
+	}
+	rawLoss struct {
+		Name           *string  `yaml:"name"`
+		LabelSmoothing *float64 `yaml:"label_smoothing"`
 	}
 	rawLayer struct {
 		Type       string        `yaml:"type"`
@@ -430,8 +445,25 @@ func (r *rawConfig) resolve() (*Config, error) {
 			return nil, err
 		}
 	}
+	if l := r.Loss; l != nil {
+		if l.Name == nil {
+			return nil, fmt.Errorf("loss: name is missing (%s, %s, %s or %s)", LossCategorical, LossSparseCategorical, LossMeanSquaredError, LossBinary)
+		}
+		c.Loss.Name = strings.ToLower(*l.Name)
+		if l.LabelSmoothing != nil {
+			c.Loss.LabelSmoothing = *l.LabelSmoothing
+		}
+	}
 	if d := r.Data; d != nil {
 		c.Data = DataConfig{NPZ: d.NPZ, MNIST: d.MNIST}
+		if d.Scale != "" {
+			if c.Data.Scale, err = ParseScale(d.Scale); err != nil {
+				return nil, fmt.Errorf("data: %w", err)
+			}
+			if d.NPZ == "" {
+				return nil, fmt.Errorf("data: scale applies to an npz file's x; give npz too")
+			}
+		}
 		switch {
 		case d.Examples != nil && d.NPZ != "":
 			return nil, fmt.Errorf("data: give either examples or npz, not both")
@@ -577,11 +609,11 @@ func (c *Config) Dataset() (data.Dataset, error) {
 		}
 		return data.Synthetic(c.Data.Examples, int(m.Input[0]), m.Classes(), c.Seed)
 	}
-	d, err := ReadDataset(c.Data.NPZ)
+	d, err := ReadDatasetScaled(c.Data.NPZ, c.Data.Scale)
 	if err != nil {
 		return data.Dataset{}, err
 	}
-	if err := d.Validate(m.Input, m.Classes()); err != nil {
+	if err := d.ValidateLabels(m.Input, m.Classes(), c.Loss.Labels()); err != nil {
 		return data.Dataset{}, fmt.Errorf("%s: %w", c.Data.NPZ, err)
 	}
 	return d, nil
@@ -614,20 +646,10 @@ func (c *Config) InitialWeights() (data.Weights, error) {
 }
 
 // ReadDataset reads a data set from an .npz file with arrays x [N, features]
-// and y [N, classes] (one-hot). Shapes are checked against a model with
-// Dataset.Validate.
-func ReadDataset(path string) (data.Dataset, error) {
-	arrays, err := data.ReadNPZ(path)
-	if err != nil {
-		return data.Dataset{}, err
-	}
-	x, okx := arrays["x"]
-	y, oky := arrays["y"]
-	if !okx || !oky {
-		return data.Dataset{}, fmt.Errorf("%s: want arrays x [N, features] and y [N, classes] (one-hot); the file has %q", path, data.Weights(arrays).Names())
-	}
-	return data.Dataset{X: x, Y: y}, nil
-}
+// and y [N, classes] (one-hot) or [N] (class ids); it is
+// ReadDatasetScaled without a scale. Shapes are checked against a model
+// with Dataset.Validate or ValidateLabels.
+func ReadDataset(path string) (data.Dataset, error) { return ReadDatasetScaled(path, 0) }
 
 // ExampleConfig returns the config of the article's example n (1, 2 or 3)
 // as `qat train --example n` runs it: 100 synthetic examples, seed 1,
@@ -696,6 +718,8 @@ var yamlTypes = strings.NewReplacer(
 	"*models.rawOptimizer", "optimizer",
 	"models.rawOptimizer", "optimizer",
 	"*models.rawData", "data",
+	"*models.rawLoss", "loss",
+	"models.rawLoss", "loss",
 	"models.rawData", "data",
 	"models.rawLayer", "a layer",
 	"models.rawConfig", "the config (a mapping of keys)",
@@ -705,10 +729,11 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
-	"models.rawConfig":      {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm, numerics"},
+	"models.rawConfig":      {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, loss, data, init, layers, output, scheme, fold_batch_norm, numerics"},
+	"models.rawLoss":        {"loss", "name, label_smoothing"},
 	"models.rawOptimizer":   {"optimizer", "name, learning_rate, weight_decay, schedule; beta_1, beta_2, epsilon, fused (adam, adamw); momentum, nesterov (sgd)"},
 	"models.ScheduleConfig": {"the optimizer's schedule", "name; decay_steps, decay_rate, staircase (exponential_decay); decay_steps, alpha, warmup_steps, warmup_target (cosine_decay); boundaries, values (piecewise_constant_decay)"},
-	"models.rawData":        {"data", "examples, npz, mnist"},
+	"models.rawData":        {"data", "examples, npz, mnist, scale"},
 	"models.rawLayer":       {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},
 	"qat.Scheme":            {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
 	"qat.TFMOTCompat":       {"tfmot", "depthwise_ranges_by_multiplier, float_kernel_before_relu, batch_norm_output_after_dense"},

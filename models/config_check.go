@@ -48,6 +48,12 @@ func (c *Config) Validate() error {
 	if err := c.Optimizer.Validate(); err != nil {
 		return err
 	}
+	if err := c.Loss.Validate(); err != nil {
+		return err
+	}
+	if sc := c.Data.Scale; sc != 0 && !(sc > 0 && sc <= math.MaxFloat32) {
+		return fmt.Errorf("data: scale %g must be finite and > 0 (e.g. 1/255 for uint8 images)", sc)
+	}
 	if _, err := tfgraph.ParseNumerics(string(c.Numerics)); err != nil {
 		return err
 	}

@@ -2,17 +2,97 @@ package models
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
-// CategoricalCrossEntropy adds Keras's
-// CategoricalCrossentropy(from_logits=True) with its default
-// "sum_over_batch_size" reduction: the per-example softmax cross-entropies
-// summed, then divided (div_no_nan) by the batch size. logits and labels are
-// [batch, classes] with a static batch size.
-func CategoricalCrossEntropy(g *tfgraph.Graph, logits, labels tf.Output) (tf.Output, error) {
+// The losses, named as Keras's loss functions (the model's outputs are
+// logits: Keras's from_logits=True).
+const (
+	LossCategorical       = "categorical_crossentropy"
+	LossSparseCategorical = "sparse_categorical_crossentropy"
+	LossMeanSquaredError  = "mean_squared_error" // also "mse"
+	LossBinary            = "binary_crossentropy"
+)
+
+// Loss is the training loss, as Keras 3's loss class of that name with
+// from_logits=True and its default "sum_over_batch_size" reduction (the
+// mean of the per-example losses): categorical_crossentropy (the default,
+// one-hot labels), sparse_categorical_crossentropy (class ids),
+// mean_squared_error (targets) or binary_crossentropy (labels in [0, 1],
+// one sigmoid per output). LabelSmoothing is Keras's label_smoothing, for
+// the two losses that take it (categorical and binary cross-entropy).
+type Loss struct {
+	Name           string  `yaml:"name"`
+	LabelSmoothing float64 `yaml:"label_smoothing,omitempty"`
+}
+
+// name is the loss's canonical name ("" is categorical_crossentropy).
+func (l Loss) name() string {
+	switch n := strings.ToLower(l.Name); n {
+	case "":
+		return LossCategorical
+	case "mse":
+		return LossMeanSquaredError
+	default:
+		return n
+	}
+}
+
+// Validate checks the name and that label smoothing is in [0, 1] and
+// given only to a loss that takes it.
+func (l Loss) Validate() error {
+	switch n := l.name(); n {
+	case LossCategorical, LossBinary:
+		if !(l.LabelSmoothing >= 0 && l.LabelSmoothing <= 1) {
+			return fmt.Errorf("loss: label_smoothing %g must be in [0, 1]", l.LabelSmoothing)
+		}
+	case LossSparseCategorical, LossMeanSquaredError:
+		if l.LabelSmoothing != 0 {
+			hint := ""
+			if n == LossSparseCategorical {
+				hint = "; Keras's SparseCategoricalCrossentropy has none either: use categorical_crossentropy with one-hot labels"
+			}
+			return fmt.Errorf("loss: %s takes no label_smoothing%s", n, hint)
+		}
+	default:
+		return fmt.Errorf("loss: unknown name %q (supported: %s, %s, %s (or mse), %s)", l.Name,
+			LossCategorical, LossSparseCategorical, LossMeanSquaredError, LossBinary)
+	}
+	return nil
+}
+
+// Labels is the form of y the loss trains on.
+func (l Loss) Labels() data.Labels {
+	switch l.name() {
+	case LossSparseCategorical:
+		return data.ClassIDs
+	case LossMeanSquaredError:
+		return data.Targets
+	case LossBinary:
+		return data.Probabilities
+	}
+	return data.OneHot
+}
+
+// String is the loss's name, with its label smoothing if any.
+func (l Loss) String() string {
+	if l.LabelSmoothing != 0 {
+		return fmt.Sprintf("%s (label_smoothing %g)", l.name(), l.LabelSmoothing)
+	}
+	return l.name()
+}
+
+// Build adds the loss of logits [batch, outputs] against labels (float32,
+// of the shape l.Labels().Shape(batch, outputs)) with Keras 3's ops in
+// Keras 3's order, and returns the scalar loss.
+func (l Loss) Build(g *tfgraph.Graph, logits, labels tf.Output) (tf.Output, error) {
+	if err := l.Validate(); err != nil {
+		return tf.Output{}, err
+	}
 	ld, err := tfgraph.ShapeOf(logits)
 	if err != nil {
 		return tf.Output{}, fmt.Errorf("loss: logits: %w", err)
@@ -21,15 +101,50 @@ func CategoricalCrossEntropy(g *tfgraph.Graph, logits, labels tf.Output) (tf.Out
 	if err != nil {
 		return tf.Output{}, fmt.Errorf("loss: labels: %w", err)
 	}
-	if len(ld) != 2 || len(yd) != 2 || ld[0] < 0 || ld[0] != yd[0] || ld[1] != yd[1] {
-		return tf.Output{}, fmt.Errorf("loss: logits shape %v and labels shape %v must be equal [batch, classes]", ld, yd)
+	if len(ld) != 2 || ld[0] < 0 || ld[1] <= 0 {
+		return tf.Output{}, fmt.Errorf("loss: logits shape %v must be [batch, outputs]", ld)
 	}
-	s := g.Scope("categorical_crossentropy")
-	xent, _ := s.SoftmaxCrossEntropyWithLogits("softmax_cross_entropy_with_logits", logits, labels)
-	sum := s.Sum("Sum", xent, []int32{0}, false)
-	loss := s.DivNoNan("div_no_nan", sum, s.Scalar("batch_size", float32(ld[0])))
+	if want := l.Labels().Shape(ld[0], int(ld[1])); !tfgraph.SameShape(yd, want) {
+		return tf.Output{}, fmt.Errorf("loss %s: labels shape %v, want %v (%s) for logits %v", l.name(), yd, want, l.Labels(), ld)
+	}
+	n := l.name()
+	s := g.Scope(n)
+	var values tf.Output
+	switch n {
+	case LossCategorical:
+		if l.LabelSmoothing != 0 {
+			labels = smooth(s, labels, l.LabelSmoothing, float32(l.LabelSmoothing)/float32(ld[1]))
+		}
+		values, _ = s.SoftmaxCrossEntropyWithLogits("softmax_cross_entropy_with_logits", logits, labels)
+	case LossSparseCategorical:
+		values, _ = s.SparseSoftmaxCrossEntropyWithLogits("SparseSoftmaxCrossEntropyWithLogits", logits, s.Cast("Cast", labels, tf.Int64))
+	case LossMeanSquaredError:
+		values = s.Mean("Mean", s.Square("Square", s.Sub("sub", labels, logits)), []int32{-1}, false)
+	case LossBinary:
+		if l.LabelSmoothing != 0 {
+			labels = smooth(s, labels, l.LabelSmoothing, float32(0.5*l.LabelSmoothing))
+		}
+		values = s.Mean("Mean", s.SigmoidCrossEntropyWithLogits("logistic_loss", logits, labels), []int32{-1}, false)
+	}
+	loss := s.DivNoNan("div_no_nan", s.Sum("Sum", values, []int32{0}, false), s.Scalar("batch_size", float32(ld[0])))
 	if err := g.Err(); err != nil {
-		return tf.Output{}, fmt.Errorf("loss: %w", err)
+		return tf.Output{}, fmt.Errorf("loss %s: %w", n, err)
 	}
 	return loss, nil
+}
+
+// smooth is Keras's label smoothing y * (1 - ls) + add, with 1 - ls
+// computed in float64 and rounded to float32 as Python's constant is.
+func smooth(s *tfgraph.Graph, y tf.Output, ls float64, add float32) tf.Output {
+	keep := float32(1 - ls)
+	return s.AddV2("add", s.Mul("mul", y, s.Scalar("mul/y", keep)), s.Scalar("add/y", add))
+}
+
+// CategoricalCrossEntropy adds Keras's
+// CategoricalCrossentropy(from_logits=True) with its default
+// "sum_over_batch_size" reduction: the per-example softmax cross-entropies
+// of logits [batch, classes] against one-hot labels of the same shape,
+// summed and divided by the batch size. It is Loss{}.Build.
+func CategoricalCrossEntropy(g *tfgraph.Graph, logits, labels tf.Output) (tf.Output, error) {
+	return Loss{}.Build(g, logits, labels)
 }

@@ -191,6 +191,13 @@ func cases() []gradCase {
 	add(gradCase{Name: "SoftmaxCrossEntropyWithLogits", Op: "SoftmaxCrossEntropyWithLogits",
 		Inputs:   []input{x("features", r, s43, -3, 3), {Arg: "labels", Diff: true, tensorSpec: f32(s43, labels)}},
 		Upstream: []*tensorSpec{up(r, []int64{4}), nil}})
+	add(gradCase{Name: "SparseSoftmaxCrossEntropyWithLogits", Op: "SparseSoftmaxCrossEntropyWithLogits",
+		Inputs:   []input{x("features", r, s43, -3, 3), fixed("labels", ints("int32", 2, 0, 1, 2))},
+		Upstream: []*tensorSpec{up(r, []int64{4}), nil}, exact: true})
+	add(gradCase{Name: "Log1p", Op: "Log1p", Inputs: []input{x("x", r, s34, -0.5, 3)}, Upstream: []*tensorSpec{up(r, s34)}, exact: true})
+	sel := tensorSpec{DType: "bool", Shape: s43, Values: []float64{1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0}}
+	add(gradCase{Name: "Select", Op: "Select", Inputs: []input{fixed("condition", sel), x("x", r, s43, -1, 1), x("y", r, s43, -1, 1)},
+		Upstream: []*tensorSpec{up(r, s43)}, exact: true})
 	add(gradCase{Name: "Relu", Op: "Relu", Inputs: []input{x("features", r, s43, -2, 2)}, Upstream: []*tensorSpec{up(r, s43)}})
 	add(gradCase{Name: "Relu6", Op: "Relu6", Inputs: []input{x("features", r, s43, -3, 9)}, Upstream: []*tensorSpec{up(r, s43)}})
 	add(gradCase{Name: "BiasAdd", Op: "BiasAdd", Inputs: []input{x("value", r, s43, -2, 2), x("bias", r, s3, -1, 1)},

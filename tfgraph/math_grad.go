@@ -31,6 +31,9 @@ func registerMathGrads(r *Registry) {
 	r.Register("Min", minOrMaxGrad)
 	r.Register("Max", minOrMaxGrad)
 	r.Register("SelectV2", selectV2Grad)
+	r.Register("Select", selectGrad)
+	r.Register("Exp", expGrad)
+	r.Register("Log1p", log1pGrad)
 	r.NotDifferentiable("Less", "LessEqual", "Greater", "GreaterEqual", "Equal", "NotEqual")
 }
 
@@ -122,6 +125,25 @@ func selectV2Grad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
 	gx := g.SelectV2("SelectV2", c, dy, zeros)
 	gy := g.SelectV2("SelectV2_1", c, zeros, dy)
 	return []tf.Output{{}, g.reduceTo("rx", gx, x), g.reduceTo("ry", gy, y)}, nil
+}
+
+// selectGrad follows Python's _SelectGrad (v1 Select, whose inputs share
+// one shape): dy where the condition holds to x, elsewhere to y.
+func selectGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	zeros := g.ZerosLike("zeros_like", n.Inputs[1])
+	return []tf.Output{{}, g.Select("Select", n.Inputs[0], dys[0], zeros), g.Select("Select_1", n.Inputs[0], zeros, dys[0])}, nil
+}
+
+// expGrad: dy * exp(x), the op's own output.
+func expGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	return []tf.Output{g.Mul("mul", dys[0], n.Out(0))}, nil
+}
+
+// log1pGrad: dy * reciprocal(1 + x).
+func log1pGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	x := n.Inputs[0]
+	one := g.scalarConst("add/x", 1, x.DataType())
+	return []tf.Output{g.Mul("mul", dys[0], g.Op1("Reciprocal", "Reciprocal", []any{g.AddV2("add", one, x)}, nil))}, nil
 }
 
 // sqrtGrad uses the SqrtGrad kernel on the op's output.

@@ -11,6 +11,7 @@ import (
 
 func registerNNGrads(r *Registry) {
 	r.Register("SoftmaxCrossEntropyWithLogits", softmaxCrossEntropyGrad)
+	r.Register("SparseSoftmaxCrossEntropyWithLogits", sparseSoftmaxCrossEntropyGrad)
 	r.Register("Relu", reluGrad)
 	r.Register("Relu6", relu6Grad)
 	r.Register("BiasAdd", biasAddGrad)
@@ -33,6 +34,18 @@ func softmaxCrossEntropyGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, e
 	e1 := g.ExpandDims("ExpandDims_1", dys[0], -1)
 	dLabels := g.Mul("mul_1", e1, g.Neg("Neg", g.Op1("LogSoftmax", "LogSoftmax", []any{n.Inputs[0]}, nil)))
 	return []tf.Output{dLogits, dLabels}, nil
+}
+
+// sparseSoftmaxCrossEntropyGrad: d logits = dloss[..., newaxis] *
+// backprop, as Python's _SparseSoftmaxCrossEntropyWithLogitsGrad; the
+// integer labels get none. A gradient flowing into the backprop output
+// (second order) is not supported.
+func sparseSoftmaxCrossEntropyGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {
+	if dys[1].Op != nil {
+		return nil, errSecondOrder
+	}
+	e := g.ExpandDims("ExpandDims", dys[0], -1)
+	return []tf.Output{g.Mul("mul", e, n.Out(1)), {}}, nil
 }
 
 func reluGrad(g *Graph, n *Node, dys []tf.Output) ([]tf.Output, error) {

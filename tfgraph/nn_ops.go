@@ -125,3 +125,47 @@ func (g *Graph) FusedBatchNormV3(name string, x, scale, offset, mean, variance t
 	}
 	return op.Output(0), op.Output(1), op.Output(2)
 }
+
+// SparseSoftmaxCrossEntropyWithLogits adds the fused op on logits
+// [batch, classes] and int32 or int64 class ids labels [batch]; it returns
+// the per-example loss and the backprop (softmax - one_hot(labels)). An id
+// outside [0, classes) makes the op fail when it runs.
+func (g *Graph) SparseSoftmaxCrossEntropyWithLogits(name string, logits, labels tf.Output) (loss, backprop tf.Output) {
+	op := g.Op("SparseSoftmaxCrossEntropyWithLogits", name, []any{logits, labels}, nil)
+	if op == nil {
+		return tf.Output{}, tf.Output{}
+	}
+	return op.Output(0), op.Output(1)
+}
+
+// SigmoidCrossEntropyWithLogits adds TensorFlow's
+// tf.nn.sigmoid_cross_entropy_with_logits, elementwise on float32 logits and
+// labels of one static shape, with Python's ops in Python's order:
+// max(x, 0) - x * z + log1p(exp(-|x|)), where max(x, 0) and -|x| are two
+// Selects on x >= 0 against zeros.
+func (g *Graph) SigmoidCrossEntropyWithLogits(name string, logits, labels tf.Output) tf.Output {
+	s := g.Scope(name)
+	shape, err := ShapeOf(logits)
+	if err != nil {
+		g.SetErr(fmt.Errorf("op %s: logits: %w", g.prefix+name, err))
+		return tf.Output{}
+	}
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			g.SetErr(fmt.Errorf("op %s: logits shape %v must be static", g.prefix+name, shape))
+			return tf.Output{}
+		}
+		n *= d
+	}
+	zt, err := NewTensor(shape, make([]float32, n))
+	if err != nil {
+		g.SetErr(fmt.Errorf("op %s: %w", g.prefix+name, err))
+		return tf.Output{}
+	}
+	zeros := s.Const("zeros_like", zt)
+	cond := s.GreaterEqual("GreaterEqual", logits, zeros)
+	relu := s.Select("Select", cond, logits, zeros)
+	negAbs := s.Select("Select_1", cond, s.Neg("Neg", logits), logits)
+	return s.AddV2("add", s.Sub("sub", relu, s.Mul("mul", logits, labels)), s.Log1p("Log1p", s.Exp("Exp", negAbs)))
+}

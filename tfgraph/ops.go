@@ -245,3 +245,15 @@ func (g *Graph) FakeQuantWithMinMaxVars(name string, x, min, max tf.Output, a Fa
 func (g *Graph) FakeQuantWithMinMaxVarsPerChannel(name string, x, min, max tf.Output, a FakeQuantAttrs) tf.Output {
 	return g.Op1("FakeQuantWithMinMaxVarsPerChannel", name, []any{x, min, max}, a.attrs())
 }
+
+// Exp adds e**x elementwise.
+func (g *Graph) Exp(name string, x tf.Output) tf.Output { return g.unary("Exp", name, x) }
+
+// Log1p adds log(1 + x) elementwise.
+func (g *Graph) Log1p(name string, x tf.Output) tf.Output { return g.unary("Log1p", name, x) }
+
+// Select adds TensorFlow's v1 Select (Python's array_ops.where): x where
+// cond holds and y elsewhere; cond, x and y have the same shape.
+func (g *Graph) Select(name string, cond, x, y tf.Output) tf.Output {
+	return g.Op1("Select", name, []any{cond, x, y}, nil)
+}

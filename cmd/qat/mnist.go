@@ -25,7 +25,10 @@ func datasets(cfg *models.Config, m models.Model) (train data.Dataset, test *dat
 	if err != nil {
 		return data.Dataset{}, nil, err
 	}
-	if err := tr.Validate(m.Input, m.Classes()); err != nil {
+	if cfg.Loss.Labels() == data.ClassIDs { // the digits as class ids
+		tr.Y, te.Y = data.ClassIDsOf(tr.Y), data.ClassIDsOf(te.Y)
+	}
+	if err := tr.ValidateLabels(m.Input, m.Classes(), cfg.Loss.Labels()); err != nil {
 		return data.Dataset{}, nil, fmt.Errorf("mnist: %w", err)
 	}
 	return tr, &te, nil

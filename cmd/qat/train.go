@@ -34,6 +34,7 @@ type trainFlags struct {
 	resume                  bool
 	logEvery                int
 	numerics                string
+	scale                   string
 }
 
 func newTrain() *cobra.Command {
@@ -84,7 +85,8 @@ up to and including the NaN step, unless no step of this command succeeded.`,
 	fl.IntVar(&f.example, "example", 3, "train the article's example `N` (1, 2 or 3)")
 	fl.StringVar(&f.config, "config", "", "train the model in this YAML `file` (overrides --example)")
 	fl.StringVar(&f.init, "init", "", "initial weights from this .npz `file`: one array per variable, <layer>/<variable> (e.g. c1/kernel, bn1/gamma; an earlier run's weights.npz or qat import's; see above)")
-	fl.StringVar(&f.data, "data", "", "training data from this .npz `file` with x [N, inputs] and y one-hot [N, classes] (default: 100 synthetic examples)")
+	fl.StringVar(&f.data, "data", "", "training data from this .npz `file` with x [N, inputs] and y one-hot [N, classes] (or class ids [N] with loss sparse_categorical_crossentropy; default: 100 synthetic examples)")
+	fl.StringVar(&f.scale, "scale", "", "multiply the data's x by `S` (a number or a fraction such as 1/255), as x.astype(float32) * S; needed for uint8 x (replaces the config's data.scale)")
 	fl.IntVar(&f.steps, "steps", 0, "train for `N` steps (default 100, or the config's steps or epochs)")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed for initial weights and synthetic data (default 1, or the config's)")
 	fl.Float64Var(&f.lr, "lr", 0, "Adam learning rate (default 0.01 for examples, the config's otherwise)")
@@ -167,7 +169,12 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 		cfg.Numerics = n
 	}
 	if fl.Changed("data") {
-		cfg.Data = models.DataConfig{NPZ: f.data}
+		cfg.Data = models.DataConfig{NPZ: f.data, Scale: cfg.Data.Scale}
+	}
+	if fl.Changed("scale") {
+		if cfg.Data.Scale, err = models.ParseScale(f.scale); err != nil {
+			return nil, "", fmt.Errorf("--scale: %w", err)
+		}
 	}
 	return cfg, what, cfg.Validate()
 }
@@ -206,7 +213,7 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	if lc.Optimizer, err = loop.NewOptimizer(cfg.Optimizer); err != nil {
 		return err
 	}
-	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
+	lc.Seed, lc.DataSeed, lc.BatchSize, lc.Loss = cfg.Seed, cfg.Seed, cfg.BatchSize, cfg.Loss
 	lc.Session = tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: tfgraph.InlineOps, Numerics: cfg.Numerics}
 	cfg.Steps = steps
 	if cfg.CalibrationBatches > 0 {
@@ -263,6 +270,9 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		fmt.Fprintln(stderr, n)
 	}
 	fmt.Fprintf(stdout, "%s: %s, %d examples, %s, %d steps\n", what, shape(m), data.X.Shape[0], cfg.Optimizer, cfg.Steps)
+	if cfg.Loss != (models.Loss{}) {
+		fmt.Fprintf(stdout, "loss: %s\n", cfg.Loss)
+	}
 
 	start := tr.StepsDone()
 	p := newProgress(stderr, cfg.Steps, f.logEvery, start)
