@@ -20,7 +20,8 @@ import (
 
 // SmallCNN is an 8-bit QAT model (tfmot's default scheme) with every kind
 // of quantizer: the input's, per-channel convolution weights, per-tensor
-// dense weights and activations after a batch norm and ReLU.
+// 4-bit asymmetric dense weights, and activations after a batch norm
+// and ReLU.
 const SmallCNN = `input: [8, 8, 1]
 seed: 3
 steps: 20
@@ -33,7 +34,7 @@ layers:
   - {name: pool1, type: max_pool, size: [2, 2]}
   - {name: flat, type: flatten}
   - {name: fc, type: dense, units: 5}
-scheme: {default: {weight_bits: 8, activation_bits: 8}, input_bits: 8}
+scheme: {default: {weight_bits: 8, activation_bits: 8}, input_bits: 8, layers: {fc: {weight_bits: 4, activation_bits: 8, asymmetric: true}}}
 `
 
 // Data returns n examples for input: x ~ N(0, 1) and one-hot y over
