@@ -57,13 +57,13 @@ func (m *Model) Input() []int64 { return append([]int64(nil), m.input...) }
 // error.
 func (m *Model) Predict(x data.Array, batch int) (data.Array, error) {
 	if batch < 1 {
-		return data.Array{}, fmt.Errorf("predict: batch size %d, want >= 1", batch)
+		return data.Array{}, fmt.Errorf("batch size %d, want >= 1", batch)
 	}
 	if len(x.Shape) != len(m.input)+1 || !tfgraph.SameShape(x.Shape[1:], m.input) {
-		return data.Array{}, fmt.Errorf("predict: x has shape %v, the model needs [N %v]", x.Shape, m.input)
+		return data.Array{}, fmt.Errorf("x has shape %v, the model needs [N %v]", x.Shape, m.input)
 	}
 	if x.Shape[0] < 1 {
-		return data.Array{}, fmt.Errorf("predict: x has no examples (shape %v)", x.Shape)
+		return data.Array{}, fmt.Errorf("x has no examples (shape %v)", x.Shape)
 	}
 	if m.saved != nil {
 		return m.saved.PredictBatches(x, batch)

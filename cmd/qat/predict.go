@@ -76,7 +76,7 @@ func predict(c *cobra.Command, f *predictFlags) error {
 	defer m.Close()
 	logits, err := m.Predict(x, f.batch)
 	if err != nil {
-		return fmt.Errorf("%s on %s: %w", f.model, f.data, err)
+		return fmt.Errorf("predict %s on %s: %w", f.model, f.data, err)
 	}
 	if f.out != "" {
 		if err := infer.Write(f.out, logits, output); err != nil {
