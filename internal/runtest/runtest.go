@@ -62,56 +62,70 @@ func Data(n int, input []int64, classes int, seed uint64) data.Dataset {
 // temporary folder, which it returns with the model and the data.
 func Train(t testing.TB, yaml string) (string, models.Model, data.Dataset) {
 	t.Helper()
-	cfg, err := models.ParseConfig(strings.NewReader(yaml))
+	dir := filepath.Join(t.TempDir(), "run")
+	m, d, err := Write(dir, yaml)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return dir, m, d
+}
+
+// Write is Train writing into the new folder dir, for examples.
+func Write(dir, yaml string) (models.Model, data.Dataset, error) {
+	cfg, err := models.ParseConfig(strings.NewReader(yaml))
+	if err != nil {
+		return models.Model{}, data.Dataset{}, err
 	}
 	m, err := cfg.Model()
 	if err != nil {
-		t.Fatal(err)
+		return m, data.Dataset{}, err
 	}
 	d := Data(64, m.Input, m.Classes(), cfg.Seed)
+	w, r, err := train(cfg, m, d)
+	if err != nil {
+		return m, d, err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return m, d, err
+	}
+	var conf bytes.Buffer
+	if err := cfg.Encode(&conf); err != nil {
+		return m, d, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), conf.Bytes(), 0o644); err != nil {
+		return m, d, err
+	}
+	for name, arrays := range map[string]data.Weights{"weights.npz": w, "ranges.npz": r} {
+		if err := data.WriteNPZ(filepath.Join(dir, name), arrays); err != nil {
+			return m, d, err
+		}
+	}
+	return m, d, nil
+}
+
+// train runs cfg's steps and returns the weights and ranges.
+func train(cfg *models.Config, m models.Model, d data.Dataset) (w, r data.Weights, err error) {
 	init, err := m.InitialWeights(nil, cfg.Seed)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	lc := loop.DefaultConfig()
 	if lc.Optimizer, err = loop.NewOptimizer(cfg.Optimizer); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	lc.Seed, lc.DataSeed, lc.BatchSize = cfg.Seed, cfg.Seed, cfg.BatchSize
 	lc.Session = tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: tfgraph.InlineOps, Numerics: tfgraph.GraphNumerics}
 	tr, err := loop.NewTrainer(m, d, init, lc)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	defer tr.Close()
 	if err := tr.Run(context.Background(), cfg.Steps, nil); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	w, err := tr.Weights()
-	if err != nil {
-		t.Fatal(err)
+	if w, err = tr.Weights(); err != nil {
+		return nil, nil, err
 	}
-	r, err := tr.Ranges()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "run")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var conf bytes.Buffer
-	if err := cfg.Encode(&conf); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), conf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for name, arrays := range map[string]data.Weights{"weights.npz": w, "ranges.npz": r} {
-		if err := data.WriteNPZ(filepath.Join(dir, name), arrays); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir, m, d
+	r, err = tr.Ranges()
+	return w, r, err
 }
