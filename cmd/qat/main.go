@@ -6,6 +6,8 @@
 //	qat eval --saved-model out/run/saved_model      # its accuracy on MNIST
 //	qat convert --saved-model out/run/saved_model   # int8 TFLite
 //	qat import model.keras --out out/imported       # a Keras model as config + weights
+//	qat predict --model out/run --data x.npz        # logits (or --output classes)
+//	qat inspect out/run                             # layers, quantizers, op counts
 //	qat version
 package main
 
