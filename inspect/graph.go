@@ -252,9 +252,12 @@ func (v *view) shape(ref string) []int64 {
 	return dims[1:]
 }
 
-// mainOps are the op types that name a SavedModel layer, most telling first.
+// mainOps are the op types that name a SavedModel layer, most telling
+// first; a scope without any is named by its first other op type in
+// alphabetical order, or "variables" if it only holds variables.
 var mainOps = []string{"MatMul", "Conv2D", "DepthwiseConv2dNative", "FusedBatchNormV3", "FusedBatchNorm", "MaxPool", "AvgPool",
-	"Mean", "ConcatV2", "Pad", "Relu6", "Relu", "Reshape", "AddV2", "Add", fakeQuantOp, fakeQuantPerChannelOp}
+	"Mean", "ConcatV2", "Pad", "Relu6", "Relu", "Reshape", "AddV2", "Add", fakeQuantOp, fakeQuantPerChannelOp,
+	"StatefulPartitionedCall", "PartitionedCall"}
 
 // scopeLayers lists the top-level name scopes of the needed nodes as
 // layers, in graph order: the main op type, the shape of the tensor the
@@ -307,15 +310,19 @@ func (v *view) scopeLayers(rangeVars map[string]bool) []Layer {
 		if typ == "" {
 			rest := make([]string, 0, len(s.types))
 			for t := range s.types {
-				if t != "Identity" && t != "NoOp" {
+				if t != "Identity" && t != "NoOp" && t != "VarHandleOp" && t != "ReadVariableOp" {
 					rest = append(rest, t)
 				}
 			}
-			if len(rest) == 0 {
+			switch {
+			case len(rest) > 0:
+				slices.Sort(rest)
+				typ = rest[0]
+			case s.types["VarHandleOp"]:
+				typ = "variables" // read by ops elsewhere, such as a function call
+			default:
 				continue
 			}
-			slices.Sort(rest)
-			typ = rest[0]
 		}
 		out = append(out, Layer{Name: name, Type: typ, Output: v.shape(s.out), Parameters: s.params})
 	}

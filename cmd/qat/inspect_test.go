@@ -20,7 +20,8 @@ func TestInspectKerasParams(t *testing.T) {
 	for _, name := range []string{"seq.keras", "func.keras"} {
 		t.Run(name, func(t *testing.T) {
 			model := filepath.Join(dir, name)
-			out, err := oracle.Run("keras_count_params.py", model)
+			exported := filepath.Join(t.TempDir(), "exported")
+			out, err := oracle.Run("keras_count_params.py", model, exported)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,6 +54,16 @@ func TestInspectKerasParams(t *testing.T) {
 				}
 			}
 			t.Logf("%d parameters in %d layers as Keras counts them (%d layers compared by name)", r.Parameters, len(r.Layers), seen)
+
+			// Keras 3's model.export: its ops are in a function the graph
+			// calls, its variables at the top level.
+			e, err := inspect.Inspect(exported)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Parameters != keras.Total || len(e.Quantizers) != 0 || e.Ops.Counts["StatefulPartitionedCall"] != 1 {
+				t.Errorf("model.export SavedModel: %d parameters (Keras %d), %d quantizers, ops %v", e.Parameters, keras.Total, len(e.Quantizers), e.Ops.Counts)
+			}
 		})
 	}
 }
