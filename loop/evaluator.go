@@ -43,6 +43,12 @@ func (e *Evaluator) Predict(x data.Array) (data.Array, error) {
 	return predict(e.session, e.x, e.logits, x)
 }
 
+// PredictBatches is Predict running batch examples at a time (Predict
+// runs EvalBatch).
+func (e *Evaluator) PredictBatches(x data.Array, batch int) (data.Array, error) {
+	return predictBatches(e.session, e.x, e.logits, x, batch)
+}
+
 // Evaluate returns the accuracy on d.
 func (e *Evaluator) Evaluate(d data.Dataset) (float64, error) {
 	logits, err := e.Predict(d.X)

@@ -33,7 +33,11 @@ func (t *Trainer) Predict(x data.Array) (data.Array, error) {
 }
 
 func predict(sess *tf.Session, in, logits tf.Output, x data.Array) (data.Array, error) {
-	shape, vals, err := tfgraph.RunBatches(sess, in, logits, x.Shape, x.Data, EvalBatch)
+	return predictBatches(sess, in, logits, x, EvalBatch)
+}
+
+func predictBatches(sess *tf.Session, in, logits tf.Output, x data.Array, batch int) (data.Array, error) {
+	shape, vals, err := tfgraph.RunBatches(sess, in, logits, x.Shape, x.Data, batch)
 	if err != nil {
 		return data.Array{}, fmt.Errorf("predict: %w", err)
 	}

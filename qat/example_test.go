@@ -21,6 +21,15 @@ func ExampleNudge() {
 	// num_bits 17 is outside 2..16
 }
 
+// The grid of an activation range [-1, 3] at 8 bits: 0.0 falls on
+// integer 64 of 0..255 (int8 zero point 64 - 128 = -64).
+func ExampleNudgeGrid() {
+	g := qat.NudgeGrid(-1, 3, 8, false)
+	fmt.Printf("scale %.6f, zero point %d in %d..%d, range [%.6f, %.6f]\n", g.Scale, g.ZeroPoint, g.QuantMin, g.QuantMax, g.Min, g.Max)
+	// Output:
+	// scale 0.015686, zero point 64 in 0..255, range [-1.003922, 2.996078]
+}
+
 // tfmot's default 8-bit scheme with one layer in 4 bits and a quantization
 // delay: the policy each layer gets.
 func ExampleScheme() {

@@ -171,14 +171,45 @@ const PredictBatch = 1000
 // Predict returns the logits for x [N, Input()...], PredictBatch examples
 // per session run. It may be called from several goroutines at once.
 func (m *Model) Predict(x data.Array) (data.Array, error) {
+	return m.PredictBatches(x, PredictBatch)
+}
+
+// PredictBatches is Predict running batch examples at a time.
+func (m *Model) PredictBatches(x data.Array, batch int) (data.Array, error) {
 	if len(x.Shape) != len(m.input)+1 || !tfgraph.SameShape(x.Shape[1:], m.input) {
 		return data.Array{}, fmt.Errorf("savedmodel: predict: x has shape %v, want [N %v]", x.Shape, m.input)
 	}
-	shape, vals, err := tfgraph.RunBatches(m.sm.Session, m.x, m.logits, x.Shape, x.Data, PredictBatch)
+	shape, vals, err := tfgraph.RunBatches(m.sm.Session, m.x, m.logits, x.Shape, x.Data, batch)
 	if err != nil {
 		return data.Array{}, fmt.Errorf("savedmodel: predict: %w", err)
 	}
 	return data.Array{Shape: shape, Data: vals}, nil
+}
+
+// Tensors returns the names ("op:index") of the signature's input and
+// output tensors in the loaded graph.
+func (m *Model) Tensors() (input, output string) {
+	return fmt.Sprintf("%s:%d", m.x.Op.Name(), m.x.Index), fmt.Sprintf("%s:%d", m.logits.Op.Name(), m.logits.Index)
+}
+
+// Fetch returns the values of the named tensors ("op:index") of the
+// loaded graph that do not depend on the input, such as the restored
+// variables' reads and constants (tools such as inspect read quantizer
+// ranges this way). A name the graph lacks is an error naming it.
+func (m *Model) Fetch(names ...string) ([]*tf.Tensor, error) {
+	outs := make([]tf.Output, len(names))
+	for i, n := range names {
+		o, err := lookup(m.sm.Graph, n)
+		if err != nil {
+			return nil, fmt.Errorf("savedmodel: fetch: %w", err)
+		}
+		outs[i] = o
+	}
+	res, err := m.sm.Session.Run(nil, outs, nil)
+	if err != nil {
+		return nil, fmt.Errorf("savedmodel: fetch %q: %w", names, err)
+	}
+	return res, nil
 }
 
 // Close releases the session.

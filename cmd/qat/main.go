@@ -7,6 +7,8 @@
 //	qat eval --saved-model out/run/saved_model      # its accuracy on MNIST
 //	qat convert --saved-model out/run/saved_model   # int8 TFLite
 //	qat import model.keras --out out/imported       # a Keras model as config + weights
+//	qat predict --model out/run --data x.npz        # logits (or --output classes)
+//	qat inspect out/run                             # layers, quantizers, op counts
 //	qat version
 package main
 
@@ -70,7 +72,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newConvert(), newImport(), &cobra.Command{
+	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newPredict(), newInspect(), newConvert(), newImport(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the TensorFlow version qat runs on",
 		Args:  cobra.NoArgs,
