@@ -75,6 +75,7 @@ type ckptGraph struct {
 	values                    []tf.Output // RestoreV2 of the variables
 	assignIn                  []tf.Output // one placeholder per variable
 	assign                    *tf.Operation
+	assignOne                 []*tf.Operation // assignIn[i] to variable i
 	batch, examples, dataSeed int64
 }
 
@@ -152,7 +153,7 @@ func addCheckpointOps(g *tfgraph.Graph, vars []*tfgraph.Variable, reads []tf.Out
 		c.assignIn = append(c.assignIn, in)
 		assigns = append(assigns, v.Assign(a, "assign", in))
 	}
-	c.assign = s.Group("assign_all", assigns...)
+	c.assign, c.assignOne = s.Group("assign_all", assigns...), assigns
 	return c
 }
 

@@ -16,6 +16,9 @@ type Evaluator struct {
 	session *tf.Session
 	x       tf.Output
 	logits  tf.Output
+	score   scoreOps
+	input   []int64
+	classes int
 }
 
 // NewEvaluator builds m for inference with weights (every model variable,
@@ -27,6 +30,10 @@ func NewEvaluator(m models.Model, weights, ranges data.Weights, sc tfgraph.Sessi
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	g := inf.Graph
+	so := addScore(g.Scope("metrics"), inf.Logits, m.Classes())
+	if err := g.Err(); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
 	sess, err := tfgraph.NewSession(g, sc)
 	if err != nil {
 		return nil, err
@@ -35,7 +42,7 @@ func NewEvaluator(m models.Model, weights, ranges data.Weights, sc tfgraph.Sessi
 		sess.Close()
 		return nil, fmt.Errorf("evaluate: initialise: %w", err)
 	}
-	return &Evaluator{session: sess, x: inf.X, logits: inf.Logits}, nil
+	return &Evaluator{session: sess, x: inf.X, logits: inf.Logits, score: so, input: m.Input, classes: m.Classes()}, nil
 }
 
 // Predict returns the model's outputs for x [N, input...].
@@ -50,6 +57,16 @@ func (e *Evaluator) Evaluate(d data.Dataset) (float64, error) {
 		return 0, err
 	}
 	return Accuracy(logits, d.Y)
+}
+
+// Metrics returns the loss and accuracy on d, run batchSize examples at
+// a time and averaged as Keras's Model.evaluate(x, y,
+// batch_size=batchSize) does (see Trainer.Metrics).
+func (e *Evaluator) Metrics(d data.Dataset, batchSize int) (Metrics, error) {
+	if err := d.Validate(e.input, e.classes); err != nil {
+		return Metrics{}, fmt.Errorf("evaluate: %w", err)
+	}
+	return score(e.session, e.x, e.score, d, batchSize)
 }
 
 // Close releases the session.

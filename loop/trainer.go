@@ -90,13 +90,28 @@ type Trainer struct {
 	replayable bool
 	data       data.Dataset // for the fingerprint
 	dataSum    string       // the data's fingerprint, once computed
+	// For Fit: the model, the examples per step, the right predictions of
+	// the last step, the validation ops and the learning rate (nil
+	// Op: unknown optimizer type).
+	def         models.Model
+	batch       int
+	lastCorrect float32
+	correct     tf.Output
+	score       scoreOps
+	lr          tf.Output
+	// sessionConfig is for the Evaluators of Fit's float validation.
+	sessionConfig tfgraph.SessionConfig
 }
 
 // StepResult reports one finished step (1-based) and the loss it computed
-// before applying its update.
+// before applying its update, and how many of the step's Examples the
+// training graph's logits (those the loss was computed from) classified
+// right: Keras's accuracy metric of that batch is Correct / Examples.
 type StepResult struct {
-	Step int
-	Loss float32
+	Step     int
+	Loss     float32
+	Correct  float32
+	Examples int
 }
 
 // NewTrainer builds the training graph for m on data: forward pass (with
@@ -118,7 +133,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	if err := cfg.Optimizer.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Trainer{keep: cfg.KeepCheckpoints, data: ds}
+	t := &Trainer{keep: cfg.KeepCheckpoints, data: ds, def: m, batch: ds.Len(), sessionConfig: cfg.Session}
 	if t.keep == 0 {
 		t.keep = DefaultKeepCheckpoints
 	}
@@ -129,6 +144,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 			return nil, err
 		}
 		batch = int64(cfg.BatchSize)
+		t.batch = cfg.BatchSize
 	}
 	g := tfgraph.NewGraph()
 	t.graph = g
@@ -163,6 +179,8 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	deps := append([]*tf.Operation{train}, built.Updates...)
 	inc := step.AssignAdd(g.WithControlDependencies(deps...), "global_step/increment", g.Const("one", int64(1)))
 	t.loss, t.train, t.params = loss, g.Group("train_step", inc), built.Params
+	t.correct = correctCount(g.Scope("accuracy"), built.Logits, t.y)
+	t.lr = learningRateNow(g.Scope("learning_rate_now"), step, cfg.Optimizer)
 
 	// The inference graph: same variables, ranges only read.
 	ienv := qat.NewEnv(g.Scope("inference"), false, nil)
@@ -174,6 +192,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 		return nil, fmt.Errorf("inference graph: %w", err)
 	}
 	t.logits = ib.Logits
+	t.score = addScore(g.Scope("inference_metrics"), t.logits, m.Classes())
 	t.model, t.ranges = map[string]bool{}, map[string]bool{}
 	for _, v := range b.Variables() {
 		t.model[v.Name] = true
@@ -296,10 +315,11 @@ func (t *Trainer) StepOn(x, y data.Array) (float32, error) {
 // (diverged).
 func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, int, error) {
 	n := t.step + 1
-	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
+	out, err := t.session.Run(feeds, []tf.Output{t.loss, t.correct}, []*tf.Operation{t.train})
 	if err != nil {
 		return 0, n, fmt.Errorf("step %d: %w", n, err)
 	}
+	t.lastCorrect, _ = tfgraph.Value(out[1]).(float32)
 	loss, ok := tfgraph.Value(out[0]).(float32)
 	if !ok {
 		return 0, n, fmt.Errorf("step %d: loss has type %T", n, tfgraph.Value(out[0]))
@@ -330,12 +350,13 @@ func (t *Trainer) Run(ctx context.Context, steps int, report func(StepResult) er
 		}
 		t.mu.Lock()
 		loss, n, err := t.stepLocked()
+		r := StepResult{Step: n, Loss: loss, Correct: t.lastCorrect, Examples: t.batch}
 		t.mu.Unlock()
 		if err != nil {
 			return err
 		}
 		if report != nil {
-			if err := report(StepResult{Step: n, Loss: loss}); err != nil {
+			if err := report(r); err != nil {
 				return err
 			}
 		}
