@@ -78,8 +78,11 @@ func (m monitor) better(v, ref float32) bool {
 }
 
 // improves reports whether v improves on the best so far (always true for
-// the first value).
-func (m monitor) improves(v float32) bool { return !m.has || m.better(v, m.best) }
+// the first value). A NaN never improves (Keras would take a first NaN as
+// the best).
+func (m monitor) improves(v float32) bool {
+	return !math.IsNaN(float64(v)) && (!m.has || m.better(v, m.best))
+}
 
 // EarlyStopping stops training when a monitored metric has stopped
 // improving, with the semantics of keras.callbacks.EarlyStopping: an epoch
