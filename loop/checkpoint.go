@@ -236,6 +236,9 @@ func (t *Trainer) save(dir, final string) error {
 	if _, err := t.session.Run(feeds, nil, []*tf.Operation{t.ckpt.save}); err != nil {
 		return fmt.Errorf("save in %s: %w", tmp, err)
 	}
+	if err := writeCorrects(filepath.Join(tmp, correctFile), t.corrects); err != nil {
+		return err
+	}
 	state := fmt.Sprintf("model_checkpoint_path: %q\nall_model_checkpoint_paths: %q\n", ckptPrefix, ckptPrefix)
 	if err := os.WriteFile(filepath.Join(tmp, ckptStateFile), []byte(state), atomicfile.FileMode); err != nil {
 		return err

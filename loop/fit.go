@@ -221,7 +221,8 @@ func Fit(ctx context.Context, tr *Trainer, cfg FitConfig, callbacks ...Callback)
 	var h History
 	for epoch := info.FirstEpoch; done < last; epoch++ {
 		end := min(epoch*spe, last)
-		var loss, acc mean
+		// A restored trainer may be in the middle of the epoch.
+		loss, acc := tr.epochSoFar(max((epoch-1)*spe, 0))
 		err := tr.Run(ctx, end-done, func(r StepResult) error {
 			loss.addLoss(r.Loss, r.Examples)
 			acc.add(r.Correct, float32(r.Examples))

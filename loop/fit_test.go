@@ -194,3 +194,33 @@ func TestFitDivergesWithCallbacks(t *testing.T) {
 	sameWeights(t, "last good checkpoint", snapshot(t, tr2), kept)
 	t.Logf("%v; %d epochs in the history, best checkpoint %s", nan, len(h.Epochs), best.Path)
 }
+
+// A trainer restored from a checkpoint in the middle of an epoch reports
+// the same epochs (loss and accuracy rebuilt from the checkpoint's steps)
+// as one never stopped.
+func TestFitResumedMidEpoch(t *testing.T) {
+	full, _, val := qatTrainer(t, 0.01)
+	want, err := loop.Fit(context.Background(), full, loop.FitConfig{Epochs: 2, Validation: &val})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := qatTrainer(t, 0.01)
+	if err := first.Run(context.Background(), 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	path, err := first.Save(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, _, _ := qatTrainer(t, 0.01)
+	if err := resumed.Restore(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loop.Fit(context.Background(), resumed, loop.FitConfig{Epochs: 2, Validation: &val})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Epochs) != 2 || got.Epochs[0] != want.Epochs[0] || got.Epochs[1] != want.Epochs[1] {
+		t.Fatalf("resumed at step 3: %+v\nuninterrupted: %+v", got.Epochs, want.Epochs)
+	}
+}

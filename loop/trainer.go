@@ -96,6 +96,7 @@ type Trainer struct {
 	def         models.Model
 	batch       int
 	lastCorrect float32
+	corrects    []float32 // of every step, as losses (NaN: unknown)
 	correct     tf.Output
 	score       scoreOps
 	lr          tf.Output
@@ -329,6 +330,7 @@ func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, int, error) {
 	}
 	t.step = n
 	t.losses = append(t.losses, loss)
+	t.corrects = append(t.corrects, t.lastCorrect)
 	if n-t.snapStep >= snapshotEvery {
 		ok, err := t.keepIfFinite()
 		if err != nil {
