@@ -29,6 +29,7 @@ type runFiles struct {
 	stale      []loop.Checkpoint // an earlier run's, removed at the first commit
 	commits    int
 	written    []string // the files of the last commit
+	history    []loop.EpochResult
 }
 
 func newRunFiles(out string, cfg *models.Config, init data.Weights, tr *loop.Trainer) (*runFiles, error) {
@@ -66,6 +67,9 @@ func (r *runFiles) commit(undone []float32) (string, error) {
 		return "", err
 	}
 	if err := set.AddFile("losses.csv", b.Bytes()); err != nil {
+		return "", err
+	}
+	if err := set.AddFile("history.csv", historyCSV(r.history)); err != nil {
 		return "", err
 	}
 	for _, a := range []struct {
@@ -110,6 +114,9 @@ func (r *runFiles) stopped(d *loop.DivergedError, start int) error {
 	msg := d.What() + "; stopping (lower the learning rate or check the data)"
 	if d.Kept <= start {
 		return fmt.Errorf("%s; no step of this run succeeded, so nothing was written (%s is as it was)", msg, r.out)
+	}
+	for len(r.history) > 0 && r.history[len(r.history)-1].Step > d.Kept {
+		r.history = r.history[:len(r.history)-1] // epochs past the state kept
 	}
 	ckpt, err := r.commit(d.Losses)
 	if err != nil {
