@@ -82,14 +82,22 @@ func fitSetup(t *testing.T) (models.Model, data.Dataset, data.Dataset, data.Weig
 // Fit's per-epoch loss and accuracy (from the training steps' own
 // logits), validation loss and accuracy and learning rate against Keras
 // 3's Model.fit(shuffle=False, validation_data=...) with the same
-// batches: a float MLP, 2 epochs of 4 steps of 16, graph numerics.
-// Expected: bit-identical.
+// batches: a float MLP, 2 epochs of 4 steps of 16, graph numerics, with
+// a fixed learning rate and with an exponential decay. Expected:
+// bit-identical.
 func TestFitMatchesKerasFit(t *testing.T) {
+	t.Run("fixed rate", func(t *testing.T) { fitMatchesKeras(t, nil) })
+	t.Run("exponential decay", func(t *testing.T) {
+		fitMatchesKeras(t, loop.ExponentialDecay{Initial: 0.01, DecaySteps: 3, DecayRate: 0.5}, "3", "0.5")
+	})
+}
+
+func fitMatchesKeras(t *testing.T, s loop.Schedule, decay ...string) {
 	m, train, val, init := fitSetup(t)
 	const epochs, batch, lr = 2, 16, 0.01
 	lc := loop.DefaultConfig()
 	adam := loop.NewAdam()
-	adam.LearningRate = lr
+	adam.LearningRate, adam.Schedule = lr, s
 	lc.Optimizer, lc.BatchSize, lc.DataSeed = adam, batch, 9
 	in := data.Weights{"x_val": val.X, "y_val": val.Y}
 	for k, v := range init {
@@ -115,7 +123,7 @@ func TestFitMatchesKerasFit(t *testing.T) {
 	if err := data.WriteNPZ(inPath, in); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := oracle.Run("fit_reference.py", inPath, outPath, strconv.FormatFloat(lr, 'g', -1, 64)); err != nil {
+	if _, err := oracle.Run("fit_reference.py", append([]string{inPath, outPath, strconv.FormatFloat(lr, 'g', -1, 64)}, decay...)...); err != nil {
 		t.Fatal(err)
 	}
 	ref, err := data.ReadNPZ(outPath)

@@ -1,10 +1,11 @@
 """Keras 3 Model.fit with validation data for qat-go's Fit tests.
 
-usage: fit_reference.py IN.npz OUT.npz LR
+usage: fit_reference.py IN.npz OUT.npz LR [DECAY_STEPS DECAY_RATE]
 IN.npz: x0, y0, x1, y1, ... (each epoch's training examples in the order
 qat's batcher gives them), x_val, y_val (one-hot), and the initial weights
 d1/kernel, d1/bias, d2/kernel, d2/bias of a Dense(relu) -> Dense MLP.
-The model is compiled with Adam(LR), CategoricalCrossentropy(from_logits=True)
+The model is compiled with Adam(LR) (with DECAY_STEPS and DECAY_RATE, Adam
+with ExponentialDecay(LR, DECAY_STEPS, DECAY_RATE)), CategoricalCrossentropy(from_logits=True)
 and metrics=["accuracy"] and fitted one epoch per fit call (shuffle=False,
 batch_size 16, validation_data, initial_epoch), which keeps the optimizer
 and gives each epoch its own order.
@@ -29,6 +30,8 @@ import keras  # noqa: E402
 def main():
     d = np.load(sys.argv[1])
     lr = float(sys.argv[3])
+    if len(sys.argv) > 5:
+        lr = keras.optimizers.schedules.ExponentialDecay(lr, int(sys.argv[4]), float(sys.argv[5]))
     k1, k2 = d["d1/kernel"], d["d2/kernel"]
     model = keras.Sequential([
         keras.Input((k1.shape[0],)),
