@@ -249,7 +249,7 @@ type BestCheckpoint struct {
 }
 
 // Check checks the settings against the names of the metrics a run
-// reports (FitMetrics).
+// reports (FitMetrics) and resets the state.
 func (b *BestCheckpoint) Check(metrics []string) error {
 	if b.Monitor == "" {
 		b.Monitor = MetricValLoss
@@ -258,7 +258,7 @@ func (b *BestCheckpoint) Check(metrics []string) error {
 		return fmt.Errorf("best_checkpoint: no folder given")
 	}
 	m, err := newMonitor("best_checkpoint", b.Monitor, b.Mode, b.MinDelta, metrics)
-	b.mon = m
+	b.mon, b.Path, b.Epoch, b.Best = m, "", 0, 0
 	return err
 }
 
