@@ -291,25 +291,27 @@ const (
 // must be reported as missing.
 type (
 	rawConfig struct {
-		Inputs    *int                  `yaml:"inputs"`
-		Input     []int64               `yaml:"input"`
-		BatchSize int                   `yaml:"batch_size"`
-		Epochs    int                   `yaml:"epochs"`
-		Calib     int                   `yaml:"calibration_batches"`
-		Scheme    *qat.Scheme           `yaml:"scheme"`
-		Fold      bool                  `yaml:"fold_batch_norm"`
-		Seed      *uint64               `yaml:"seed"`
-		Steps     *int                  `yaml:"steps"`
-		Optimizer *rawOptimizer         `yaml:"optimizer"`
-		Data      *rawData              `yaml:"data"`
-		Init      string                `yaml:"init"`
-		Layers    []rawLayer            `yaml:"layers"`
-		Output    string                `yaml:"output"`
-		Numerics  string                `yaml:"numerics"`
-		Split     float64               `yaml:"validation_split"`
-		Valid     *ValidationConfig     `yaml:"validation"`
-		Early     *EarlyStoppingConfig  `yaml:"early_stopping"`
-		Best      *BestCheckpointConfig `yaml:"best_checkpoint"`
+		Inputs    *int          `yaml:"inputs"`
+		Input     []int64       `yaml:"input"`
+		BatchSize int           `yaml:"batch_size"`
+		Epochs    int           `yaml:"epochs"`
+		Calib     int           `yaml:"calibration_batches"`
+		Scheme    *qat.Scheme   `yaml:"scheme"`
+		Fold      bool          `yaml:"fold_batch_norm"`
+		Seed      *uint64       `yaml:"seed"`
+		Steps     *int          `yaml:"steps"`
+		Optimizer *rawOptimizer `yaml:"optimizer"`
+		Data      *rawData      `yaml:"data"`
+		Init      string        `yaml:"init"`
+		Layers    []rawLayer    `yaml:"layers"`
+		Output    string        `yaml:"output"`
+		Numerics  string        `yaml:"numerics"`
+
+		// The fit keys (config_fit.go).
+		Split float64               `yaml:"validation_split"`
+		Valid *ValidationConfig     `yaml:"validation"`
+		Early *EarlyStoppingConfig  `yaml:"early_stopping"`
+		Best  *BestCheckpointConfig `yaml:"best_checkpoint"`
 	}
 	rawOptimizer struct {
 		Name         *string         `yaml:"name"`
@@ -729,19 +731,16 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
-	"models.rawConfig":            {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm, numerics, validation_split, validation, early_stopping, best_checkpoint"},
-	"models.ValidationConfig":     {"validation", "npz"},
-	"models.EarlyStoppingConfig":  {"early_stopping", "monitor, patience, min_delta, mode, restore_best_weights, baseline, start_from_epoch"},
-	"models.BestCheckpointConfig": {"best_checkpoint", "monitor, mode, min_delta"},
-	"models.rawOptimizer":         {"optimizer", "name, learning_rate, weight_decay, schedule; beta_1, beta_2, epsilon, fused (adam, adamw); momentum, nesterov (sgd)"},
-	"models.ScheduleConfig":       {"the optimizer's schedule", "name; decay_steps, decay_rate, staircase (exponential_decay); decay_steps, alpha, warmup_steps, warmup_target (cosine_decay); boundaries, values (piecewise_constant_decay)"},
-	"models.rawData":              {"data", "examples, npz, mnist"},
-	"models.rawLayer":             {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},
-	"qat.Scheme":                  {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
-	"qat.TFMOTCompat":             {"tfmot", "depthwise_ranges_by_multiplier, float_kernel_before_relu, batch_norm_output_after_dense"},
-	"qat.Policy":                  {"a scheme policy", "weight_bits, activation_bits, per_channel, asymmetric, learnable_ranges"},
-	"qat.Schedule":                {"schedule", "quant_delay, freeze_ranges_after, freeze_bn_after"},
-	"models.rawQuantizer":         {"a quantizer", "min, max, num_bits, narrow_range"},
+	"models.rawConfig":      {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, data, init, layers, output, scheme, fold_batch_norm, numerics, validation_split, validation, early_stopping, best_checkpoint"},
+	"models.rawOptimizer":   {"optimizer", "name, learning_rate, weight_decay, schedule; beta_1, beta_2, epsilon, fused (adam, adamw); momentum, nesterov (sgd)"},
+	"models.ScheduleConfig": {"the optimizer's schedule", "name; decay_steps, decay_rate, staircase (exponential_decay); decay_steps, alpha, warmup_steps, warmup_target (cosine_decay); boundaries, values (piecewise_constant_decay)"},
+	"models.rawData":        {"data", "examples, npz, mnist"},
+	"models.rawLayer":       {"a layer", "type, name, inputs, units, filters, multiplier, kernel, strides, size, padding, activation, no_bias, momentum, epsilon, fused, axis, pad, rate, shape, weights, bias, output"},
+	"qat.Scheme":            {"scheme", "default, layers, input_bits, ema_decay, schedule, tfmot"},
+	"qat.TFMOTCompat":       {"tfmot", "depthwise_ranges_by_multiplier, float_kernel_before_relu, batch_norm_output_after_dense"},
+	"qat.Policy":            {"a scheme policy", "weight_bits, activation_bits, per_channel, asymmetric, learnable_ranges"},
+	"qat.Schedule":          {"schedule", "quant_delay, freeze_ranges_after, freeze_bn_after"},
+	"models.rawQuantizer":   {"a quantizer", "min, max, num_bits, narrow_range"},
 }
 
 // yamlError rewrites a yaml.v3 error so it names config keys, not Go types.

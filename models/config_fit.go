@@ -35,6 +35,13 @@ type BestCheckpointConfig struct {
 	MinDelta float64 `yaml:"min_delta"`
 }
 
+// The fit keys' parts, for the unknown-key errors.
+func init() {
+	knownKeys["models.ValidationConfig"] = struct{ where, keys string }{"validation", "npz"}
+	knownKeys["models.EarlyStoppingConfig"] = struct{ where, keys string }{"early_stopping", "monitor, patience, min_delta, mode, restore_best_weights, baseline, start_from_epoch"}
+	knownKeys["models.BestCheckpointConfig"] = struct{ where, keys string }{"best_checkpoint", "monitor, mode, min_delta"}
+}
+
 // The default monitored metric and the modes, as Keras's.
 const (
 	DefaultMonitor = "val_loss"
