@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/models"
 )
 
 // The modes of a monitored metric, as Keras's: "min" (lower is better),
@@ -302,3 +303,16 @@ func (b *BestCheckpoint) EpochEnd(r EpochResult) error {
 
 // TrainEnd does nothing.
 func (b *BestCheckpoint) TrainEnd(History) error { return nil }
+
+// NewEarlyStopping returns the EarlyStopping a config's early_stopping
+// block describes (checked when training begins, or by Check).
+func NewEarlyStopping(c models.EarlyStoppingConfig) *EarlyStopping {
+	return &EarlyStopping{Monitor: c.Monitor, MinDelta: c.MinDelta, Patience: c.Patience, Mode: c.Mode,
+		Baseline: c.Baseline, RestoreBestWeights: c.RestoreBestWeights, StartFromEpoch: c.StartFromEpoch}
+}
+
+// NewBestCheckpoint returns the BestCheckpoint a config's best_checkpoint
+// block describes, writing into dir.
+func NewBestCheckpoint(c models.BestCheckpointConfig, dir string) *BestCheckpoint {
+	return &BestCheckpoint{Dir: dir, Monitor: c.Monitor, Mode: c.Mode, MinDelta: c.MinDelta}
+}

@@ -28,14 +28,13 @@ const historyHeader = "epoch,step,loss,accuracy,val_loss,val_accuracy,val_float_
 func fitCallbacks(cfg *models.Config, out string, validation bool) (es *loop.EarlyStopping, best *loop.BestCheckpoint, err error) {
 	metrics := loop.FitMetrics(validation)
 	if e := cfg.EarlyStopping; e != nil {
-		es = &loop.EarlyStopping{Monitor: e.Monitor, MinDelta: e.MinDelta, Patience: e.Patience, Mode: e.Mode,
-			Baseline: e.Baseline, RestoreBestWeights: e.RestoreBestWeights, StartFromEpoch: e.StartFromEpoch}
+		es = loop.NewEarlyStopping(*e)
 		if err := es.Check(metrics); err != nil {
 			return nil, nil, err
 		}
 	}
 	if b := cfg.BestCheckpoint; b != nil {
-		best = &loop.BestCheckpoint{Dir: filepath.Join(out, "best"), Monitor: b.Monitor, Mode: b.Mode, MinDelta: b.MinDelta}
+		best = loop.NewBestCheckpoint(*b, filepath.Join(out, "best"))
 		if err := best.Check(metrics); err != nil {
 			return nil, nil, err
 		}
