@@ -75,6 +75,7 @@ type ckptGraph struct {
 	values                    []tf.Output // RestoreV2 of the variables
 	assignIn                  []tf.Output // one placeholder per variable
 	assign                    *tf.Operation
+	assignOne                 []*tf.Operation // assignIn[i] to variable i
 	batch, examples, dataSeed int64
 }
 
@@ -152,7 +153,7 @@ func addCheckpointOps(g *tfgraph.Graph, vars []*tfgraph.Variable, reads []tf.Out
 		c.assignIn = append(c.assignIn, in)
 		assigns = append(assigns, v.Assign(a, "assign", in))
 	}
-	c.assign = s.Group("assign_all", assigns...)
+	c.assign, c.assignOne = s.Group("assign_all", assigns...), assigns
 	return c
 }
 
@@ -234,6 +235,9 @@ func (t *Trainer) save(dir, final string) error {
 	}
 	if _, err := t.session.Run(feeds, nil, []*tf.Operation{t.ckpt.save}); err != nil {
 		return fmt.Errorf("save in %s: %w", tmp, err)
+	}
+	if err := writeCorrects(filepath.Join(tmp, correctFile), t.corrects); err != nil {
+		return err
 	}
 	state := fmt.Sprintf("model_checkpoint_path: %q\nall_model_checkpoint_paths: %q\n", ckptPrefix, ckptPrefix)
 	if err := os.WriteFile(filepath.Join(tmp, ckptStateFile), []byte(state), atomicfile.FileMode); err != nil {

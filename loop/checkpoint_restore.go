@@ -154,7 +154,11 @@ func (t *Trainer) restore(path string) error {
 			return err
 		}
 	}
-	t.step, t.losses = int(step), losses
+	corrects, err := readCorrects(filepath.Join(path, correctFile), int(step))
+	if err != nil {
+		return err
+	}
+	t.step, t.losses, t.corrects = int(step), losses, corrects
 	return t.snapshotNow()
 }
 

@@ -16,17 +16,35 @@ type Evaluator struct {
 	session *tf.Session
 	x       tf.Output
 	logits  tf.Output
+	score   scoreOps
+	input   []int64
+	classes int
+	labels  data.Labels
 }
 
 // NewEvaluator builds m for inference with weights (every model variable,
 // by name) and ranges (every range variable the scheme needs, by name).
 // Pass m with a nil Scheme to evaluate the float model.
 func NewEvaluator(m models.Model, weights, ranges data.Weights, sc tfgraph.SessionConfig) (*Evaluator, error) {
+	return NewEvaluatorWithLoss(m, weights, ranges, sc, models.Loss{})
+}
+
+// NewEvaluatorWithLoss is NewEvaluator for a model trained with loss:
+// Metrics reports that loss and takes labels in its form (class ids for
+// sparse_categorical_crossentropy, ...).
+func NewEvaluatorWithLoss(m models.Model, weights, ranges data.Weights, sc tfgraph.SessionConfig, loss models.Loss) (*Evaluator, error) {
 	inf, err := models.BuildInference(m, "x", weights, ranges)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	g := inf.Graph
+	so, err := addScore(g.Scope("metrics"), inf.Logits, m.Classes(), loss)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := g.Err(); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
 	sess, err := tfgraph.NewSession(g, sc)
 	if err != nil {
 		return nil, err
@@ -35,7 +53,7 @@ func NewEvaluator(m models.Model, weights, ranges data.Weights, sc tfgraph.Sessi
 		sess.Close()
 		return nil, fmt.Errorf("evaluate: initialise: %w", err)
 	}
-	return &Evaluator{session: sess, x: inf.X, logits: inf.Logits}, nil
+	return &Evaluator{session: sess, x: inf.X, logits: inf.Logits, score: so, input: m.Input, classes: m.Classes(), labels: loss.Labels()}, nil
 }
 
 // Predict returns the model's outputs for x [N, input...].
@@ -49,13 +67,24 @@ func (e *Evaluator) PredictBatches(x data.Array, batch int) (data.Array, error) 
 	return predictBatches(e.session, e.x, e.logits, x, batch)
 }
 
-// Evaluate returns the accuracy on d.
+// Evaluate returns the accuracy on d (its labels in the form of the
+// evaluator's loss; see LabelAccuracy).
 func (e *Evaluator) Evaluate(d data.Dataset) (float64, error) {
 	logits, err := e.Predict(d.X)
 	if err != nil {
 		return 0, err
 	}
-	return Accuracy(logits, d.Y)
+	return LabelAccuracy(logits, d.Y, e.labels)
+}
+
+// Metrics returns the loss and accuracy on d, run batchSize examples at
+// a time and averaged as Keras's Model.evaluate(x, y,
+// batch_size=batchSize) does (see Trainer.Metrics).
+func (e *Evaluator) Metrics(d data.Dataset, batchSize int) (Metrics, error) {
+	if err := d.ValidateLabels(e.input, e.classes, e.labels); err != nil {
+		return Metrics{}, fmt.Errorf("evaluate: %w", err)
+	}
+	return score(e.session, e.x, e.score, d, batchSize)
 }
 
 // Close releases the session.

@@ -197,6 +197,7 @@ func (t *Trainer) diverged(all []float32, div int) error {
 		}
 	}
 	t.step, t.losses = good, slices.Clone(all[:good])
+	t.corrects = slices.Clone(t.corrects[:good]) // the replayed steps' are those recorded
 	step := div
 	if culprit > 0 {
 		step = culprit

@@ -95,13 +95,30 @@ type Trainer struct {
 	data       data.Dataset // for the fingerprint
 	dataSum    string       // the data's fingerprint, once computed
 	labels     data.Labels  // the form of y the loss takes
+	lossCfg    models.Loss  // the loss, for Fit's float validation
+	// For Fit: the model, the examples per step, the right predictions of
+	// the last step, the validation ops and the learning rate (nil
+	// Op: unknown optimizer type).
+	def         models.Model
+	batch       int
+	lastCorrect float32
+	corrects    []float32 // of every step, as losses (NaN: unknown)
+	correct     tf.Output
+	score       scoreOps
+	lr          tf.Output
+	// sessionConfig is for the Evaluators of Fit's float validation.
+	sessionConfig tfgraph.SessionConfig
 }
 
 // StepResult reports one finished step (1-based) and the loss it computed
-// before applying its update.
+// before applying its update, and how many of the step's Examples the
+// training graph's logits (those the loss was computed from) classified
+// right: Keras's accuracy metric of that batch is Correct / Examples.
 type StepResult struct {
-	Step int
-	Loss float32
+	Step     int
+	Loss     float32
+	Correct  float32
+	Examples int
 }
 
 // NewTrainer builds the training graph for m on data: forward pass (with
@@ -126,7 +143,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	if err := cfg.Optimizer.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Trainer{keep: cfg.KeepCheckpoints, data: ds, labels: cfg.Loss.Labels()}
+	t := &Trainer{keep: cfg.KeepCheckpoints, data: ds, labels: cfg.Loss.Labels(), lossCfg: cfg.Loss, def: m, batch: ds.Len(), sessionConfig: cfg.Session}
 	if t.keep == 0 {
 		t.keep = DefaultKeepCheckpoints
 	}
@@ -137,6 +154,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 			return nil, err
 		}
 		batch = int64(cfg.BatchSize)
+		t.batch = cfg.BatchSize
 	}
 	g := tfgraph.NewGraph()
 	t.graph = g
@@ -171,6 +189,8 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 	deps := append([]*tf.Operation{train}, built.Updates...)
 	inc := step.AssignAdd(g.WithControlDependencies(deps...), "global_step/increment", g.Const("one", int64(1)))
 	t.loss, t.train, t.params = loss, g.Group("train_step", inc), built.Params
+	t.correct = correctCount(g.Scope("accuracy"), built.Logits, t.y, t.labels)
+	t.lr = learningRateNow(g.Scope("learning_rate_now"), step, cfg.Optimizer)
 
 	// The inference graph: same variables, ranges only read.
 	ienv := qat.NewEnv(g.Scope("inference"), false, nil)
@@ -182,6 +202,9 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 		return nil, fmt.Errorf("inference graph: %w", err)
 	}
 	t.logits = ib.Logits
+	if t.score, err = addScore(g.Scope("inference_metrics"), t.logits, m.Classes(), cfg.Loss); err != nil {
+		return nil, fmt.Errorf("inference graph: %w", err)
+	}
 	t.model, t.ranges = map[string]bool{}, map[string]bool{}
 	for _, v := range b.Variables() {
 		t.model[v.Name] = true
@@ -304,9 +327,17 @@ func (t *Trainer) StepOn(x, y data.Array) (float32, error) {
 // (diverged).
 func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, int, error) {
 	n := t.step + 1
-	out, err := t.session.Run(feeds, []tf.Output{t.loss}, []*tf.Operation{t.train})
+	fetch := []tf.Output{t.loss}
+	if t.correct.Op != nil {
+		fetch = append(fetch, t.correct)
+	}
+	out, err := t.session.Run(feeds, fetch, []*tf.Operation{t.train})
 	if err != nil {
 		return 0, n, fmt.Errorf("step %d: %w", n, err)
+	}
+	t.lastCorrect = float32(math.NaN()) // a loss without an accuracy
+	if len(out) > 1 {
+		t.lastCorrect, _ = tfgraph.Value(out[1]).(float32)
 	}
 	loss, ok := tfgraph.Value(out[0]).(float32)
 	if !ok {
@@ -317,6 +348,7 @@ func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, int, error) {
 	}
 	t.step = n
 	t.losses = append(t.losses, loss)
+	t.corrects = append(t.corrects, t.lastCorrect)
 	if n-t.snapStep >= snapshotEvery {
 		ok, err := t.keepIfFinite()
 		if err != nil {
@@ -338,12 +370,13 @@ func (t *Trainer) Run(ctx context.Context, steps int, report func(StepResult) er
 		}
 		t.mu.Lock()
 		loss, n, err := t.stepLocked()
+		r := StepResult{Step: n, Loss: loss, Correct: t.lastCorrect, Examples: t.batch}
 		t.mu.Unlock()
 		if err != nil {
 			return err
 		}
 		if report != nil {
-			if err := report(StepResult{Step: n, Loss: loss}); err != nil {
+			if err := report(r); err != nil {
 				return err
 			}
 		}

@@ -82,6 +82,14 @@ type Config struct {
 	// (eager TensorFlow, such as the article's GradientTape loop). See
 	// tfgraph.Numerics.
 	Numerics tfgraph.Numerics `yaml:"numerics,omitempty"`
+	// ValidationSplit (in (0, 1)) holds out the last fraction of the
+	// training data for validation; Validation names a validation .npz
+	// instead. EarlyStopping and BestCheckpoint are the Keras callbacks.
+	// See config_fit.go.
+	ValidationSplit float64               `yaml:"validation_split,omitempty"`
+	Validation      *ValidationConfig     `yaml:"validation,omitempty,flow"`
+	EarlyStopping   *EarlyStoppingConfig  `yaml:"early_stopping,omitempty,flow"`
+	BestCheckpoint  *BestCheckpointConfig `yaml:"best_checkpoint,omitempty,flow"`
 }
 
 // OptimizerConfig holds the optimizer's settings as plain numbers (the
@@ -308,6 +316,12 @@ type (
 		Layers    []rawLayer    `yaml:"layers"`
 		Output    string        `yaml:"output"`
 		Numerics  string        `yaml:"numerics"`
+
+		// The fit keys (config_fit.go).
+		Split float64               `yaml:"validation_split"`
+		Valid *ValidationConfig     `yaml:"validation"`
+		Early *EarlyStoppingConfig  `yaml:"early_stopping"`
+		Best  *BestCheckpointConfig `yaml:"best_checkpoint"`
 	}
 	rawOptimizer struct {
 		Name         *string         `yaml:"name"`
@@ -404,7 +418,11 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&c.Data.NPZ, &c.Init} {
+	paths := []*string{&c.Data.NPZ, &c.Init}
+	if c.Validation != nil {
+		paths = append(paths, &c.Validation.NPZ)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -434,6 +452,8 @@ func (r *rawConfig) resolve() (*Config, error) {
 		return nil, err
 	}
 	c.Numerics = numerics
+	c.ValidationSplit, c.Validation, c.EarlyStopping, c.BestCheckpoint = r.Split, r.Valid, r.Early, r.Best
+	c.resolveFit()
 	if r.Seed != nil {
 		c.Seed = *r.Seed
 	}
@@ -722,6 +742,12 @@ var yamlTypes = strings.NewReplacer(
 	"models.rawLoss", "loss",
 	"models.rawData", "data",
 	"models.rawLayer", "a layer",
+	"*models.ValidationConfig", "validation",
+	"*models.EarlyStoppingConfig", "early_stopping",
+	"*models.BestCheckpointConfig", "best_checkpoint",
+	"models.ValidationConfig", "validation",
+	"models.EarlyStoppingConfig", "early_stopping",
+	"models.BestCheckpointConfig", "best_checkpoint",
 	"models.rawConfig", "the config (a mapping of keys)",
 )
 
@@ -729,7 +755,7 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type
 
 // knownKeys names each part of a config and lists the keys it accepts.
 var knownKeys = map[string]struct{ where, keys string }{
-	"models.rawConfig":      {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, loss, data, init, layers, output, scheme, fold_batch_norm, numerics"},
+	"models.rawConfig":      {"the config", "inputs, input, seed, steps, epochs, batch_size, calibration_batches, optimizer, loss, data, init, layers, output, scheme, fold_batch_norm, numerics, validation_split, validation, early_stopping, best_checkpoint"},
 	"models.rawLoss":        {"loss", "name, label_smoothing"},
 	"models.rawOptimizer":   {"optimizer", "name, learning_rate, weight_decay, schedule; beta_1, beta_2, epsilon, fused (adam, adamw); momentum, nesterov (sgd)"},
 	"models.ScheduleConfig": {"the optimizer's schedule", "name; decay_steps, decay_rate, staircase (exponential_decay); decay_steps, alpha, warmup_steps, warmup_target (cosine_decay); boundaries, values (piecewise_constant_decay)"},

@@ -42,6 +42,9 @@ func (c *Config) Validate() error {
 	if err := c.Scheme.Validate(); err != nil {
 		return err
 	}
+	if err := c.validateFit(); err != nil {
+		return err
+	}
 	if c.Steps <= 0 {
 		return fmt.Errorf("steps %d must be > 0", c.Steps)
 	}

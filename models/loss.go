@@ -90,30 +90,67 @@ func (l Loss) String() string {
 // of the shape l.Labels().Shape(batch, outputs)) with Keras 3's ops in
 // Keras 3's order, and returns the scalar loss.
 func (l Loss) Build(g *tfgraph.Graph, logits, labels tf.Output) (tf.Output, error) {
-	if err := l.Validate(); err != nil {
+	ld, err := l.check(logits, labels)
+	if err != nil {
 		return tf.Output{}, err
+	}
+	if ld[0] < 0 {
+		return tf.Output{}, fmt.Errorf("loss: logits shape %v must have a static batch size", ld)
+	}
+	s := g.Scope(l.name())
+	values := l.values(s, logits, labels, ld[1])
+	loss := s.DivNoNan("div_no_nan", s.Sum("Sum", values, []int32{0}, false), s.Scalar("batch_size", float32(ld[0])))
+	if err := g.Err(); err != nil {
+		return tf.Output{}, fmt.Errorf("loss %s: %w", l.name(), err)
+	}
+	return loss, nil
+}
+
+// Values adds the per-example losses [batch] of logits against labels,
+// before the reduction: what Keras's loss function of that name returns.
+// The batch size may be unknown (-1), as in an evaluation graph.
+func (l Loss) Values(g *tfgraph.Graph, logits, labels tf.Output) (tf.Output, error) {
+	ld, err := l.check(logits, labels)
+	if err != nil {
+		return tf.Output{}, err
+	}
+	values := l.values(g.Scope(l.name()), logits, labels, ld[1])
+	if err := g.Err(); err != nil {
+		return tf.Output{}, fmt.Errorf("loss %s: %w", l.name(), err)
+	}
+	return values, nil
+}
+
+// check validates l and the shapes of logits [batch, outputs] and labels
+// (l.Labels's form) and returns logits' shape.
+func (l Loss) check(logits, labels tf.Output) ([]int64, error) {
+	if err := l.Validate(); err != nil {
+		return nil, err
 	}
 	ld, err := tfgraph.ShapeOf(logits)
 	if err != nil {
-		return tf.Output{}, fmt.Errorf("loss: logits: %w", err)
+		return nil, fmt.Errorf("loss: logits: %w", err)
 	}
 	yd, err := tfgraph.ShapeOf(labels)
 	if err != nil {
-		return tf.Output{}, fmt.Errorf("loss: labels: %w", err)
+		return nil, fmt.Errorf("loss: labels: %w", err)
 	}
-	if len(ld) != 2 || ld[0] < 0 || ld[1] <= 0 {
-		return tf.Output{}, fmt.Errorf("loss: logits shape %v must be [batch, outputs]", ld)
+	if len(ld) != 2 || ld[1] <= 0 {
+		return nil, fmt.Errorf("loss: logits shape %v must be [batch, outputs]", ld)
 	}
 	if want := l.Labels().Shape(ld[0], int(ld[1])); !tfgraph.SameShape(yd, want) {
-		return tf.Output{}, fmt.Errorf("loss %s: labels shape %v, want %v (%s) for logits %v", l.name(), yd, want, l.Labels(), ld)
+		return nil, fmt.Errorf("loss %s: labels shape %v, want %v (%s) for logits %v", l.name(), yd, want, l.Labels(), ld)
 	}
-	n := l.name()
-	s := g.Scope(n)
+	return ld, nil
+}
+
+// values adds the per-example losses under the loss's scope s.
+func (l Loss) values(s *tfgraph.Graph, logits, labels tf.Output, outputs int64) tf.Output {
 	var values tf.Output
-	switch n {
+	switch l.name() {
 	case LossCategorical:
 		if l.LabelSmoothing != 0 {
-			labels = smooth(s, labels, l.LabelSmoothing, float32(l.LabelSmoothing)/float32(ld[1]))
+			labels = smooth(s, labels, l.LabelSmoothing, float32(l.LabelSmoothing)/float32(outputs))
 		}
 		values, _ = s.SoftmaxCrossEntropyWithLogits("softmax_cross_entropy_with_logits", logits, labels)
 	case LossSparseCategorical:
@@ -126,11 +163,7 @@ func (l Loss) Build(g *tfgraph.Graph, logits, labels tf.Output) (tf.Output, erro
 		}
 		values = s.Mean("Mean", s.SigmoidCrossEntropyWithLogits("logistic_loss", logits, labels), []int32{-1}, false)
 	}
-	loss := s.DivNoNan("div_no_nan", s.Sum("Sum", values, []int32{0}, false), s.Scalar("batch_size", float32(ld[0])))
-	if err := g.Err(); err != nil {
-		return tf.Output{}, fmt.Errorf("loss %s: %w", n, err)
-	}
-	return loss, nil
+	return values
 }
 
 // smooth is Keras's label smoothing y * (1 - ls) + add, with 1 - ls

@@ -140,7 +140,7 @@ func (g *Graph) SparseSoftmaxCrossEntropyWithLogits(name string, logits, labels 
 
 // SigmoidCrossEntropyWithLogits adds TensorFlow's
 // tf.nn.sigmoid_cross_entropy_with_logits, elementwise on float32 logits and
-// labels of one static shape, with Python's ops in Python's order:
+// labels of one shape (its batch size may be unknown), with Python's ops in Python's order:
 // max(x, 0) - x * z + log1p(exp(-|x|)), where max(x, 0) and -|x| are two
 // Selects on x >= 0 against zeros.
 func (g *Graph) SigmoidCrossEntropyWithLogits(name string, logits, labels tf.Output) tf.Output {
@@ -150,22 +150,31 @@ func (g *Graph) SigmoidCrossEntropyWithLogits(name string, logits, labels tf.Out
 		g.SetErr(fmt.Errorf("op %s: logits: %w", g.prefix+name, err))
 		return tf.Output{}
 	}
+	zeros := s.zerosLike(logits, shape)
+	if zeros.Op == nil {
+		return tf.Output{}
+	}
+	cond := s.GreaterEqual("GreaterEqual", logits, zeros)
+	relu := s.Select("Select", cond, logits, zeros)
+	negAbs := s.Select("Select_1", cond, s.Neg("Neg", logits), logits)
+	return s.AddV2("add", s.Sub("sub", relu, s.Mul("mul", logits, labels)), s.Log1p("Log1p", s.Exp("Exp", negAbs)))
+}
+
+// zerosLike adds zeros of x's shape as TensorFlow's zeros_like does in a
+// graph: a constant when the shape is fully known, else a ZerosLike op
+// (a batch of unknown size).
+func (g *Graph) zerosLike(x tf.Output, shape []int64) tf.Output {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
-			g.SetErr(fmt.Errorf("op %s: logits shape %v must be static", g.prefix+name, shape))
-			return tf.Output{}
+			return g.Op1("ZerosLike", "zeros_like", []any{x}, nil)
 		}
 		n *= d
 	}
 	zt, err := NewTensor(shape, make([]float32, n))
 	if err != nil {
-		g.SetErr(fmt.Errorf("op %s: %w", g.prefix+name, err))
+		g.SetErr(fmt.Errorf("op %szeros_like: %w", g.prefix, err))
 		return tf.Output{}
 	}
-	zeros := s.Const("zeros_like", zt)
-	cond := s.GreaterEqual("GreaterEqual", logits, zeros)
-	relu := s.Select("Select", cond, logits, zeros)
-	negAbs := s.Select("Select_1", cond, s.Neg("Neg", logits), logits)
-	return s.AddV2("add", s.Sub("sub", relu, s.Mul("mul", logits, labels)), s.Log1p("Log1p", s.Exp("Exp", negAbs)))
+	return g.Const("zeros_like", zt)
 }

@@ -234,7 +234,7 @@ func TestRunFolderModes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if want := "wrote losses.csv, ranges.csv, weights.npz, ranges.npz, initial_weights.npz, config.yaml and report.html to " + out + ", checkpoint " +
+	if want := "wrote losses.csv, history.csv, ranges.csv, weights.npz, ranges.npz, initial_weights.npz, config.yaml and report.html to " + out + ", checkpoint " +
 		filepath.Join(out, "checkpoints", "ckpt-000000004") + "\n"; !strings.HasSuffix(stdout, want) {
 		t.Errorf("stdout %q\nwant it to end %q", stdout, want)
 	}

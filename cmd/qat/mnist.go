@@ -74,11 +74,13 @@ type metrics struct {
 	FakeQuantAccuracy float64 `json:"fake_quant_accuracy"`
 	// FloatAccuracy is the same weights' accuracy with every quantizer off.
 	FloatAccuracy float64 `json:"float_accuracy"`
+	// History is the run's epochs, as in history.csv.
+	History []historyRow `json:"history,omitempty"`
 }
 
 // evaluate reports the test accuracy of the trained model with and without
 // fake quantization and writes DIR/metrics.json.
-func evaluate(stdout io.Writer, dir string, m models.Model, tr *loop.Trainer, test data.Dataset, lc loop.Config) error {
+func evaluate(stdout io.Writer, dir string, m models.Model, tr *loop.Trainer, test data.Dataset, lc loop.Config, history []loop.EpochResult) error {
 	fq, err := tr.Evaluate(test)
 	if err != nil {
 		return err
@@ -98,7 +100,7 @@ func evaluate(stdout io.Writer, dir string, m models.Model, tr *loop.Trainer, te
 	if err != nil {
 		return err
 	}
-	res := metrics{TestExamples: int(test.X.Shape[0]), FakeQuantAccuracy: fq, FloatAccuracy: fl}
+	res := metrics{TestExamples: int(test.X.Shape[0]), FakeQuantAccuracy: fq, FloatAccuracy: fl, History: historyRows(history)}
 	if m.Scheme != nil {
 		fmt.Fprintf(stdout, "test accuracy: fake-quant %.2f%%, float %.2f%% (%d images)\n", 100*fq, 100*fl, res.TestExamples)
 	} else {

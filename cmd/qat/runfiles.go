@@ -33,6 +33,7 @@ type runFiles struct {
 	// samples are the quantizer ranges sampled so far (ranges.csv), of
 	// the checkpoint resumed from too.
 	samples []report.RangeSample
+	history []loop.EpochResult
 }
 
 func newRunFiles(out string, cfg *models.Config, init data.Weights, tr *loop.Trainer) (*runFiles, error) {
@@ -70,6 +71,9 @@ func (r *runFiles) commit(undone []float32) (string, error) {
 		return "", err
 	}
 	if err := set.AddFile("losses.csv", b.Bytes()); err != nil {
+		return "", err
+	}
+	if err := set.AddFile("history.csv", historyCSV(r.history)); err != nil {
 		return "", err
 	}
 	if err := set.Add("ranges.csv", func(f io.Writer) error { return report.EncodeRanges(f, r.samplesTo(len(losses))) }); err != nil {
@@ -117,6 +121,9 @@ func (r *runFiles) stopped(d *loop.DivergedError, start int) error {
 	msg := d.What() + "; stopping (lower the learning rate or check the data)"
 	if d.Kept <= start {
 		return fmt.Errorf("%s; no step of this run succeeded, so nothing was written (%s is as it was)", msg, r.out)
+	}
+	for len(r.history) > 0 && r.history[len(r.history)-1].Step > d.Kept {
+		r.history = r.history[:len(r.history)-1] // epochs past the state kept
 	}
 	ckpt, err := r.commit(d.Losses)
 	if err != nil {

@@ -35,6 +35,8 @@ type trainFlags struct {
 	logEvery                int
 	numerics                string
 	scale                   string
+	validationSplit         float64
+	validationData          string
 }
 
 func newTrain() *cobra.Command {
@@ -48,12 +50,15 @@ Adam, on --threads intra-op threads (default 1) and one inter-op thread.
 trained by Keras fit or a tf.function step, and is the faster mode;
 --numerics eager gives the bits of eager TensorFlow, such as the article's
 GradientTape loop (the default for --example).
-Writes DIR/losses.csv, DIR/initial_weights.npz, DIR/weights.npz (the final
-float master weights), DIR/ranges.npz, DIR/ranges.csv (every quantizer's
-range every --log-every steps and at the end) and DIR/config.yaml (and
+Writes DIR/losses.csv, DIR/history.csv (a row per epoch: loss, accuracy,
+validation loss and accuracy with fake quant and float, learning rate),
+DIR/initial_weights.npz, DIR/weights.npz (the final float master
+weights), DIR/ranges.npz, DIR/ranges.csv (every quantizer's range every
+--log-every steps and at the end) and DIR/config.yaml (and
 DIR/metrics.json for MNIST), TensorBoard summaries to DIR/logs/train
-every --log-every steps (view them with tensorboard --logdir DIR/logs),
-then DIR/report.html (see qat report).
+(every --log-every steps) and DIR/logs/validation (every epoch; view
+them with tensorboard --logdir DIR/logs), then DIR/report.html (see qat
+report).
 
 --init and weights.npz key each array by its variable, <layer>/<variable>:
 <layer>/kernel and <layer>/bias for dense and conv2d layers
@@ -97,6 +102,8 @@ up to and including the NaN step, unless no step of this command succeeded.`,
 	fl.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also write a checkpoint to DIR/checkpoints every `N` steps (0: only at the end)")
 	fl.BoolVar(&f.resume, "resume", false, "continue from the newest good checkpoint in DIR/checkpoints (from step 1 if there is none)")
 	fl.StringVar(&f.numerics, "numerics", "", "whose bits to reproduce: `graph` (tf.function, Keras fit; faster) or eager (eager TensorFlow); default: the config's numerics, graph for configs and eager for --example")
+	fl.Float64Var(&f.validationSplit, "validation-split", 0, "hold out the last `fraction` (in (0, 1)) of the training data for validation, as Keras's validation_split (replaces the config's validation)")
+	fl.StringVar(&f.validationData, "validation-data", "", "validate on this .npz `file` (x, one-hot y) at the end of every epoch (replaces the config's validation)")
 	fl.IntVar(&f.logEvery, "log-every", 10, "every `N` steps: write TensorBoard summaries to DIR/logs/train, sample the quantizer ranges into DIR/ranges.csv and, when stderr is not a terminal, print the loss, steps/s and ETA")
 	return c
 }
@@ -176,6 +183,18 @@ func runConfig(c *cobra.Command, f *trainFlags) (*models.Config, string, error) 
 			return nil, "", fmt.Errorf("--scale: %w", err)
 		}
 	}
+	if fl.Changed("validation-split") && fl.Changed("validation-data") {
+		return nil, "", fmt.Errorf("--validation-split %g and --validation-data %s: give one", f.validationSplit, f.validationData)
+	}
+	if fl.Changed("validation-split") {
+		if !(f.validationSplit > 0 && f.validationSplit < 1) {
+			return nil, "", fmt.Errorf("--validation-split %g must be in (0, 1)", f.validationSplit)
+		}
+		cfg.ValidationSplit, cfg.Validation = f.validationSplit, nil
+	}
+	if fl.Changed("validation-data") {
+		cfg.ValidationSplit, cfg.Validation = 0, &models.ValidationConfig{NPZ: f.validationData}
+	}
 	return cfg, what, cfg.Validate()
 }
 
@@ -195,6 +214,14 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		return err
 	}
 	data, test, err := datasets(cfg, m)
+	if err != nil {
+		return err
+	}
+	data, val, err := cfg.SplitValidation(data)
+	if err != nil {
+		return err
+	}
+	stopper, best, err := fitCallbacks(cfg, f.out, val != nil)
 	if err != nil {
 		return err
 	}
@@ -240,6 +267,9 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 		if err := files.resumeSamples(tr.StepsDone()); err != nil {
 			return err
 		}
+		if files.history, err = readHistory(filepath.Join(f.out, "history.csv"), tr.StepsDone()); err != nil {
+			notes = append(notes, fmt.Sprintf("qat: warning: %v; history.csv starts again", err))
+		}
 	} else if files.stale, err = loop.Checkpoints(files.ckpts); err != nil {
 		return err
 	} else if len(files.stale) > 0 {
@@ -269,29 +299,60 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	for _, n := range notes {
 		fmt.Fprintln(stderr, n)
 	}
-	fmt.Fprintf(stdout, "%s: %s, %d examples, %s, %d steps\n", what, shape(m), data.X.Shape[0], cfg.Optimizer, cfg.Steps)
+	fmt.Fprintf(stdout, "%s: %s, %d examples, %s, %d steps", what, shape(m), data.X.Shape[0], cfg.Optimizer, cfg.Steps)
+	if val != nil {
+		fmt.Fprintf(stdout, ", %d validation examples", val.Len())
+	}
+	fmt.Fprintln(stdout)
 	if cfg.Loss != (models.Loss{}) {
 		fmt.Fprintf(stdout, "loss: %s\n", cfg.Loss)
 	}
 
 	start := tr.StepsDone()
 	p := newProgress(stderr, cfg.Steps, f.logEvery, start)
-	runErr := tr.Run(ctx, cfg.Steps-start, func(r loop.StepResult) error {
-		p.step(r)
-		if err := tb.Step(r); err != nil {
-			return err
-		}
-		if r.Step%f.logEvery == 0 {
-			if err := files.sample(r.Step); err != nil {
+	spe := 1
+	if cfg.BatchSize > 0 {
+		spe = data.Len() / cfg.BatchSize
+	}
+	epochs := (cfg.Steps + spe - 1) / spe
+	callbacks := []loop.Callback{loop.CallbackFuncs{
+		OnStepEnd: func(r loop.StepResult) error {
+			p.step(r)
+			if err := tb.Step(r); err != nil {
 				return err
 			}
-		}
-		if f.checkpointEvery > 0 && r.Step%f.checkpointEvery == 0 && r.Step < cfg.Steps {
-			_, err := files.commit(nil)
-			return err
-		}
-		return nil
-	})
+			if r.Step%f.logEvery == 0 {
+				if err := files.sample(r.Step); err != nil {
+					return err
+				}
+			}
+			if f.checkpointEvery > 0 && r.Step%f.checkpointEvery == 0 && r.Step < cfg.Steps {
+				_, err := files.commit(nil)
+				return err
+			}
+			return nil
+		},
+		OnEpochEnd: func(e loop.EpochResult) error {
+			files.history = append(files.history, e)
+			if err := tb.Epoch(e); err != nil {
+				return err
+			}
+			if spe > 1 || val != nil {
+				p.line(epochLine(e, epochs, m.Scheme != nil))
+			}
+			return nil
+		},
+	}}
+	if stopper != nil {
+		callbacks = append(callbacks, stopper)
+	}
+	if best != nil {
+		callbacks = append(callbacks, best)
+	}
+	var runErr error
+	if start < cfg.Steps {
+		_, runErr = loop.Fit(ctx, tr, loop.FitConfig{Epochs: epochs, StepsPerEpoch: spe, Steps: cfg.Steps, Validation: val}, callbacks...)
+	}
 	p.done()
 	var nan *loop.DivergedError
 	switch {
@@ -313,9 +374,19 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	}
 	fmt.Fprintf(stdout, "loss %.4f (step 1) -> %.4f (step %d)\n", losses[0], losses[len(losses)-1], len(losses))
 	fmt.Fprintf(stdout, "TensorBoard log in %s (tensorboard --logdir %[1]s)\n", filepath.Join(f.out, "logs"))
+	if stopper != nil && stopper.StoppedEpoch > 0 {
+		fmt.Fprintf(stdout, "early stopping after epoch %d: %s has not improved since epoch %d (%.4f)\n",
+			stopper.StoppedEpoch, stopper.Monitor, stopper.BestEpoch, stopper.Best)
+	}
+	if stopper != nil && stopper.RestoreBestWeights && stopper.BestEpoch > 0 {
+		fmt.Fprintf(stdout, "restored the weights of epoch %d, the best by %s\n", stopper.BestEpoch, stopper.Monitor)
+	}
+	if best != nil && best.Path != "" {
+		fmt.Fprintf(stdout, "best checkpoint: epoch %d (%s %.4f) in %s\n", best.Epoch, best.Monitor, best.Best, best.Path)
+	}
 	written := files.written
 	if test != nil {
-		if err := evaluate(stdout, f.out, m, tr, *test, lc); err != nil {
+		if err := evaluate(stdout, f.out, m, tr, *test, lc, files.history); err != nil {
 			return err
 		}
 		written = append(written, "metrics.json")
@@ -382,7 +453,13 @@ func shape(m models.Model) string {
 // paths made absolute so the copy works from any folder.
 func configYAML(cfg *models.Config) ([]byte, error) {
 	c := *cfg
-	for _, p := range []*string{&c.Data.NPZ, &c.Init} {
+	paths := []*string{&c.Data.NPZ, &c.Init}
+	if c.Validation != nil {
+		v := *c.Validation
+		c.Validation = &v
+		paths = append(paths, &v.NPZ)
+	}
+	for _, p := range paths {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -445,6 +522,15 @@ func (p *progress) step(r loop.StepResult) {
 	}
 	fmt.Fprintln(p.w, line)
 	p.lastStep, p.lastAt = r.Step, now
+}
+
+// line prints a line of its own (an epoch's), above the bar on a
+// terminal.
+func (p *progress) line(s string) {
+	if p.bar != nil {
+		_ = p.bar.Clear()
+	}
+	fmt.Fprintln(p.w, s)
 }
 
 func (p *progress) done() {
