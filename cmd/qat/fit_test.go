@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/internal/tbevents"
 	"github.com/qat-go/qat/loop"
 )
 
@@ -107,6 +108,28 @@ func TestTrainValidationCallbacks(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "best checkpoint: epoch "+strconv.Itoa(bestEpoch)+" (val_accuracy ") {
 		t.Errorf("stdout %q does not name the best epoch %d", stdout, bestEpoch)
+	}
+	// TensorBoard: each epoch's figures under Keras's epoch_ tags, equal
+	// to history.csv's, in train/ and validation/.
+	for _, c := range []struct{ run, tag, col string }{
+		{"train", "epoch_loss", "loss"}, {"train", "epoch_accuracy", "accuracy"}, {"train", "epoch_learning_rate", "learning_rate"},
+		{"validation", "epoch_loss", "val_loss"}, {"validation", "epoch_accuracy", "val_accuracy"},
+		{"validation", "epoch_float_loss", "val_float_loss"}, {"validation", "epoch_float_accuracy", "val_float_accuracy"},
+	} {
+		run, err := tbevents.Read(filepath.Join(out, "logs", c.run))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pts := run.Scalars[c.tag]
+		if len(pts) != len(rows) {
+			t.Errorf("%s %s: %d events, want one per epoch (%d)", c.run, c.tag, len(pts), len(rows))
+			continue
+		}
+		for i, p := range pts {
+			if p.Step() != int64(i+1) || p.Value() != f32col(t, rows[i], c.col) {
+				t.Errorf("%s %s event %d: step %d value %v; history.csv epoch %d has %s %v", c.run, c.tag, i, p.Step(), p.Value(), i+1, c.col, f32col(t, rows[i], c.col))
+			}
+		}
 	}
 	t.Logf("%d epochs; stdout:\n%s", len(rows), stdout)
 }
