@@ -15,6 +15,7 @@ import (
 	"github.com/qat-go/qat/internal/oracle"
 	"github.com/qat-go/qat/internal/runtest"
 	"github.com/qat-go/qat/loop"
+	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/savedmodel"
 	"github.com/qat-go/qat/tfgraph"
 )
@@ -174,7 +175,7 @@ func TestPredictErrors(t *testing.T) {
 	if err := data.WriteNPZ(noX, map[string]data.Array{"images": {Shape: []int64{1, 2}, Data: []float32{1, 2}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := infer.ReadX(noX); err == nil || !strings.Contains(err.Error(), "no array x") || !strings.Contains(err.Error(), "images") {
+	if _, err := models.ReadX(noX, 0); err == nil || !strings.Contains(err.Error(), "no array x") || !strings.Contains(err.Error(), "images") {
 		t.Errorf("npz without x: error %v, want one saying so and listing images", err)
 	}
 	empty := filepath.Join(tmp, "empty")

@@ -30,20 +30,6 @@ func ParseOutput(s string) (Output, error) {
 	return "", fmt.Errorf("output %q: want %q or %q", s, Logits, ClassIDs)
 }
 
-// ReadX reads the array x [N, input...] from the .npz file path; a file
-// without x is an error listing its arrays.
-func ReadX(path string) (data.Array, error) {
-	arrays, err := data.ReadNPZ(path)
-	if err != nil {
-		return data.Array{}, err
-	}
-	x, ok := arrays["x"]
-	if !ok {
-		return data.Array{}, fmt.Errorf("%s: no array x [N, input...]; the file has %q", path, data.Weights(arrays).Names())
-	}
-	return x, nil
-}
-
 // Write writes logits (or, for ClassIDs, their argmax) to the .npz file
 // path, which numpy.load reads, atomically: a temporary file beside it
 // renamed into place, so a failure leaves path as it was.

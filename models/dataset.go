@@ -24,11 +24,34 @@ func ReadDatasetScaled(path string, scale float64) (data.Dataset, error) {
 	if !okx || !oky {
 		return data.Dataset{}, fmt.Errorf("%s: want arrays x [N, features] and y [N, classes] (one-hot) or [N] (class ids); the file has %q", path, data.Weights(arrays).Names())
 	}
-	switch t := types["x"]; {
+	if x, err = scaledX(path, x, types["x"], scale); err != nil {
+		return data.Dataset{}, err
+	}
+	return data.Dataset{X: x, Y: y}, nil
+}
+
+// ReadX reads the inputs x [N, input...] of an .npz file as
+// ReadDatasetScaled does (float, or uint8 with a scale), for prediction.
+func ReadX(path string, scale float64) (data.Array, error) {
+	arrays, types, err := data.ReadNPZTypes(path)
+	if err != nil {
+		return data.Array{}, err
+	}
+	x, ok := arrays["x"]
+	if !ok {
+		return data.Array{}, fmt.Errorf("%s: no array x [N, input...]; the file has %q", path, data.Weights(arrays).Names())
+	}
+	return scaledX(path, x, types["x"], scale)
+}
+
+// scaledX checks the numpy type t of path's x and multiplies x by scale
+// (if not 0) in float32, as numpy's x.astype(float32) * scale.
+func scaledX(path string, x data.Array, t string, scale float64) (data.Array, error) {
+	switch {
 	case t == "uint8" && scale == 0:
-		return data.Dataset{}, fmt.Errorf("%s: x is uint8; set data.scale (qat train --scale), e.g. 1/255", path)
+		return data.Array{}, fmt.Errorf("%s: x is uint8; set data.scale (qat train, eval and predict: --scale), e.g. 1/255", path)
 	case t != "uint8" && !strings.HasPrefix(t, "float"):
-		return data.Dataset{}, fmt.Errorf("%s: x is %s; want float32, float64 or uint8 (with data.scale)", path, t)
+		return data.Array{}, fmt.Errorf("%s: x is %s; want float32, float64 or uint8 (with data.scale)", path, t)
 	}
 	if scale != 0 {
 		s := float32(scale)
@@ -36,7 +59,7 @@ func ReadDatasetScaled(path string, scale float64) (data.Dataset, error) {
 			x.Data[i] = v * s
 		}
 	}
-	return data.Dataset{X: x, Y: y}, nil
+	return x, nil
 }
 
 // ParseScale reads a scale as a number (0.00392156862745098) or a

@@ -73,7 +73,7 @@ func TestConfigLossAndScale(t *testing.T) {
 	}{
 		{"sparse, 1/255", "loss: {name: sparse_categorical_crossentropy}\ndata: {npz: u8.npz, scale: 1/255}\n", ""},
 		{"sparse, number", "loss: {name: Sparse_Categorical_Crossentropy}\ndata: {npz: u8.npz, scale: 0.00392156862745098}\n", ""},
-		{"no scale", "loss: {name: sparse_categorical_crossentropy}\ndata: {npz: u8.npz}\n", "x is uint8; set data.scale (qat train --scale), e.g. 1/255"},
+		{"no scale", "loss: {name: sparse_categorical_crossentropy}\ndata: {npz: u8.npz}\n", "x is uint8; set data.scale (qat train, eval and predict: --scale), e.g. 1/255"},
 		{"int32 x", "loss: {name: sparse_categorical_crossentropy}\ndata: {npz: i32.npz, scale: 1}\n", "x is int32; want float32, float64 or uint8"},
 		{"ids for categorical", "data: {npz: u8.npz, scale: 1/255}\n", "y has shape [4], the model needs [N, 3] (one-hot)"},
 		{"bad scale", "data: {npz: u8.npz, scale: 1/0}\n", `scale "1/0": want a finite number > 0`},

@@ -14,6 +14,7 @@ import (
 
 type evalFlags struct {
 	savedModel, data string
+	scale            string
 	threads          int
 	json             bool
 	numerics         string
@@ -39,6 +40,7 @@ the training graph's inference outputs bit for bit. No Python is involved.`,
 	fl := c.Flags()
 	fl.StringVar(&f.savedModel, "saved-model", "", "the SavedModel `folder` (required)")
 	fl.StringVar(&f.data, "data", "", "evaluate on this .npz `file` with x [N, input...] and y one-hot [N, classes] (default: the MNIST test set)")
+	fl.StringVar(&f.scale, "scale", "", "multiply --data's x by this `number` (e.g. 1/255; required for uint8 x)")
 	fl.IntVar(&f.threads, "threads", 1, "TensorFlow intra-op threads")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	fl.StringVar(&f.numerics, "numerics", "graph", "whose bits to reproduce: `graph` (tf.function, Python's loaded SavedModels; faster) or eager (eager TensorFlow)")
@@ -73,7 +75,11 @@ func eval(c *cobra.Command, f *evalFlags) error {
 	var test data.Dataset
 	if f.data != "" {
 		res.Data = f.data
-		if test, err = models.ReadDataset(f.data); err != nil {
+		scale, err := parseScaleFlag(c, f.scale)
+		if err != nil {
+			return err
+		}
+		if test, err = models.ReadDatasetScaled(f.data, scale); err != nil {
 			return err
 		}
 	} else if _, test, err = mnistFor(m.Input()); err != nil {

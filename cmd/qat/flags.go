@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/qat-go/qat/models"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -24,4 +25,16 @@ func rejectEmpty(c *cobra.Command, _ []string) error {
 		}
 	})
 	return err
+}
+
+// parseScaleFlag reads a --scale flag (0 when not given).
+func parseScaleFlag(c *cobra.Command, s string) (float64, error) {
+	if !c.Flags().Changed("scale") {
+		return 0, nil
+	}
+	v, err := models.ParseScale(s)
+	if err != nil {
+		return 0, fmt.Errorf("--scale: %w", err)
+	}
+	return v, nil
 }

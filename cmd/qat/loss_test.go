@@ -102,6 +102,26 @@ func TestTrainSparseLabels(t *testing.T) {
 			}
 		})
 	}
+	// qat predict on the uint8 images with --scale gives the logits of
+	// the same images scaled beforehand (float32(b) * float32(1/255)).
+	scaled := make([]float32, len(u8))
+	for i, b := range u8 {
+		scaled[i] = float32(b) * float32(1.0/255)
+	}
+	pre := filepath.Join(dir, "scaled.npz")
+	if err := data.WriteNPZ(pre, map[string]data.Array{"x": {Shape: []int64{n, 4}, Data: scaled}}); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "uint8_x,_int64_ids")
+	_, want, stderr := qat(t, ctx, "predict", "--model", run, "--data", pre)
+	code, got, stderr2 := qat(t, ctx, "predict", "--model", run, "--data", images, "--scale", "1/255")
+	if code != 0 || got != want || len(strings.Split(strings.TrimSpace(got), "\n")) != n {
+		t.Errorf("predict --scale 1/255 (exit %d, %s):\n%s\nwant the pre-scaled logits (%s):\n%s", code, stderr2, got, stderr, want)
+	}
+	if code, _, stderr := qat(t, ctx, "predict", "--model", run, "--data", images); code == 0 || !strings.Contains(stderr, "x is uint8; set data.scale") {
+		t.Errorf("predict on uint8 x without --scale: exit %d, %s", code, stderr)
+	}
+
 	bad := make([]float32, n)
 	copy(bad, ids)
 	bad[7] = 3
@@ -111,7 +131,7 @@ func TestTrainSparseLabels(t *testing.T) {
 	}
 	out := filepath.Join(dir, "bad")
 	trainFails(t, out, badPath+": data: y row 7 (counting from 0) is 3; class ids must be integers in [0, 3)", "train", "--config", cfg, "--data", badPath, "--out", out)
-	trainFails(t, out, images+": x is uint8; set data.scale (qat train --scale), e.g. 1/255", "train", "--config", cfg, "--data", images, "--out", out)
+	trainFails(t, out, images+": x is uint8; set data.scale (qat train, eval and predict: --scale), e.g. 1/255", "train", "--config", cfg, "--data", images, "--out", out)
 	trainFails(t, out, `--scale: scale "zero"`, "train", "--config", cfg, "--data", images, "--scale", "zero", "--out", out)
 	cat := filepath.Join(dir, "categorical.yaml")
 	if err := os.WriteFile(cat, []byte("inputs: 4\nsteps: 5\nlayers: [{type: dense, name: d, units: 3}]\n"), 0o644); err != nil {

@@ -7,12 +7,14 @@ import (
 
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/infer"
+	"github.com/qat-go/qat/models"
 	"github.com/qat-go/qat/tfgraph"
 	"github.com/spf13/cobra"
 )
 
 type predictFlags struct {
 	model, data, out, output, numerics string
+	scale                              string
 	batch, threads                     int
 }
 
@@ -40,6 +42,7 @@ spaces (each printed so that it reads back as the same float32).`,
 	fl.StringVar(&f.data, "data", "", "an .npz `file` with x [N, input...] (required)")
 	fl.StringVar(&f.out, "out", "", "write the predictions to this .npz `file` (default: print them)")
 	fl.StringVar(&f.output, "output", string(infer.Logits), "what to give: `logits` or classes")
+	fl.StringVar(&f.scale, "scale", "", "multiply x by this `number` (e.g. 1/255; required for uint8 x)")
 	fl.IntVar(&f.batch, "batch", infer.DefaultBatch, "examples per session run")
 	fl.IntVar(&f.threads, "threads", 1, "TensorFlow intra-op threads")
 	fl.StringVar(&f.numerics, "numerics", "graph", "whose bits to reproduce: `graph` (tf.function, Python's loaded SavedModels) or eager (eager TensorFlow)")
@@ -65,7 +68,11 @@ func predict(c *cobra.Command, f *predictFlags) error {
 	if err != nil {
 		return fmt.Errorf("--%w", err)
 	}
-	x, err := infer.ReadX(f.data)
+	scale, err := parseScaleFlag(c, f.scale)
+	if err != nil {
+		return err
+	}
+	x, err := models.ReadX(f.data, scale)
 	if err != nil {
 		return err
 	}
