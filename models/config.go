@@ -629,14 +629,7 @@ func (c *Config) Dataset() (data.Dataset, error) {
 		}
 		return data.Synthetic(c.Data.Examples, int(m.Input[0]), m.Classes(), c.Seed)
 	}
-	d, err := ReadDatasetScaled(c.Data.NPZ, c.Data.Scale)
-	if err != nil {
-		return data.Dataset{}, err
-	}
-	if err := d.ValidateLabels(m.Input, m.Classes(), c.Loss.Labels()); err != nil {
-		return data.Dataset{}, fmt.Errorf("%s: %w", c.Data.NPZ, err)
-	}
-	return d, nil
+	return c.readNPZ(c.Data.NPZ, m)
 }
 
 // InitialWeights returns every variable's initial value: those in the Init

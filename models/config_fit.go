@@ -144,12 +144,9 @@ func (c *Config) SplitValidation(d data.Dataset) (train data.Dataset, val *data.
 		if err != nil {
 			return data.Dataset{}, nil, err
 		}
-		v, err := ReadDataset(c.Validation.NPZ)
+		v, err := c.readNPZ(c.Validation.NPZ, m)
 		if err != nil {
 			return data.Dataset{}, nil, fmt.Errorf("validation: %w", err)
-		}
-		if err := v.Validate(m.Input, m.Classes()); err != nil {
-			return data.Dataset{}, nil, fmt.Errorf("validation %s: %w", c.Validation.NPZ, err)
 		}
 		return d, &v, nil
 	}

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,4 +133,64 @@ func oneHot(n, classes int) []float32 {
 		y[i*classes+i%classes] = 1
 	}
 	return y
+}
+
+// With the sparse loss, the training and validation files' class ids may
+// be [N] or [N, 1] (taken as [N], as Keras squeezes them), and the
+// validation file's x is scaled as the training data's.
+func TestConfigSparseValidation(t *testing.T) {
+	dir := t.TempDir()
+	x := make([]float32, 5*4)
+	for i := range x {
+		x[i] = float32(i)
+	}
+	ids := []float32{0, 2, 1, 1, 0}
+	for _, c := range []struct {
+		name    string
+		file    string
+		yShape  []int64
+		valBad  bool
+		wantErr string
+	}{
+		{"ids [N]", "n", []int64{5}, false, ""},
+		{"ids [N, 1]", "n1", []int64{5, 1}, false, ""},
+		{"ids [N, 1] out of range", "bad", []int64{5, 1}, true, "validation: " + filepath.Join(dir, "bad_val.npz") + ": data: y row 1 (counting from 0) is 3; class ids must be integers in [0, 3)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := filepath.Join(dir, c.file)
+			val := slices.Clone(ids)
+			if c.valBad {
+				val[1] = 3
+			}
+			if err := data.WriteNPZ(base+".npz", data.Weights{"x": {Shape: []int64{5, 4}, Data: x}, "y": {Shape: c.yShape, Data: ids}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := data.WriteNPZ(base+"_val.npz", data.Weights{"x": {Shape: []int64{5, 4}, Data: x}, "y": {Shape: c.yShape, Data: val}}); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := models.ParseConfig(strings.NewReader(fitBase + "loss: {name: sparse_categorical_crossentropy}\ndata: {npz: " + base + ".npz, scale: 0.5}\nvalidation: {npz: " + base + "_val.npz}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := cfg.Dataset()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, v, err := cfg.SplitValidation(d)
+			if c.wantErr != "" {
+				if err == nil || err.Error() != c.wantErr {
+					t.Fatalf("SplitValidation = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, got := range []data.Dataset{d, *v} {
+				if len(got.Y.Shape) != 1 || got.Y.Shape[0] != 5 || got.X.Data[3] != 1.5 {
+					t.Errorf("y shape %v, x[3] %v: want class ids [5] and x scaled by 0.5 (1.5)", got.Y.Shape, got.X.Data[3])
+				}
+			}
+		})
+	}
 }

@@ -30,6 +30,24 @@ func ReadDatasetScaled(path string, scale float64) (data.Dataset, error) {
 	return data.Dataset{X: x, Y: y}, nil
 }
 
+// readNPZ reads the data set at path for m as the config says: x with
+// the data's scale, y in the loss's form (class ids [N, 1] taken as [N],
+// as Keras's sparse losses squeeze them), checked against m.
+func (c *Config) readNPZ(path string, m Model) (data.Dataset, error) {
+	d, err := ReadDatasetScaled(path, c.Data.Scale)
+	if err != nil {
+		return data.Dataset{}, err
+	}
+	labels := c.Loss.Labels()
+	if y := d.Y.Shape; labels == data.ClassIDs && len(y) == 2 && y[1] == 1 {
+		d.Y.Shape = y[:1]
+	}
+	if err := d.ValidateLabels(m.Input, m.Classes(), labels); err != nil {
+		return data.Dataset{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
+}
+
 // ReadX reads the inputs x [N, input...] of an .npz file as
 // ReadDatasetScaled does (float, or uint8 with a scale), for prediction.
 func ReadX(path string, scale float64) (data.Array, error) {

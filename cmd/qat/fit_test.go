@@ -178,7 +178,7 @@ func TestTrainFitBadInput(t *testing.T) {
 		{"split outside (0, 1)", noVal, []string{"--validation-split", "1.5"}, "--validation-split 1.5 must be in (0, 1)"},
 		{"split leaving no training data", noVal, []string{"--validation-split", "0.99"}, "validation_split 0.99 of 64 examples leaves 0 for training and 64 for validation"},
 		{"split leaving less than a batch", noVal, []string{"--validation-split", "0.8"}, "validation_split 0.8 leaves 12 training examples, fewer than batch_size 16"},
-		{"validation npz of another shape", noVal, []string{"--validation-data", filepath.Join(dir, "bad.npz")}, "validation " + filepath.Join(dir, "bad.npz") + ": data: x has shape [5 4], the model needs [N, 10]"},
+		{"validation npz of another shape", noVal, []string{"--validation-data", filepath.Join(dir, "bad.npz")}, "validation: " + filepath.Join(dir, "bad.npz") + ": data: x has shape [5 4], the model needs [N, 10]"},
 		{"missing validation npz", noVal, []string{"--validation-data", filepath.Join(dir, "none.npz")}, "validation: "},
 		{"split and file", noVal, []string{"--validation-split", "0.2", "--validation-data", wrong}, "--validation-split 0.2 and --validation-data " + wrong + ": give one"},
 	} {
