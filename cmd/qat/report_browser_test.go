@@ -103,9 +103,10 @@ func TestReportInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// loss, 9 quantizers' ranges, 4 layers' weights.
-	if len(got.Images) != len(pngs) || len(pngs) != 14 {
-		t.Errorf("%d images on the page, %d PNGs in %s/report; want 14 of each", len(got.Images), len(pngs), out)
+	// loss, the epoch's loss and accuracy (history.csv), 9 quantizers'
+	// ranges, 4 layers' weights.
+	if len(got.Images) != len(pngs) || len(pngs) != 16 {
+		t.Errorf("%d images on the page, %d PNGs in %s/report; want 16 of each", len(got.Images), len(pngs), out)
 	}
 	for _, img := range got.Images {
 		if !img.Complete || img.NaturalWidth <= 0 {
