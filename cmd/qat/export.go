@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/qat-go/qat/data"
@@ -59,6 +60,10 @@ func export(c *cobra.Command, f *exportFlags) error {
 	out := f.out
 	if out == "" {
 		out = filepath.Join(f.from, "saved_model")
+	}
+	// A TF Serving base path (--out BASE/N) may not exist yet.
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
 	}
 	if err := savedmodel.Export(out, m, data.Weights(weights), data.Weights(ranges)); err != nil {
 		return err
