@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qat-go/qat/serve"
 )
@@ -138,5 +139,22 @@ func TestRESTBadRequests(t *testing.T) {
 	}
 	if code, res := post(t, url+"cnn:predict", map[string]any{"instances": []any{row}}); code != 200 {
 		t.Errorf("a good request after the bad ones: %d %v", code, res)
+	}
+}
+
+// TestRESTTimeout: a request that outlives the server's timeout gets TF
+// Serving's DEADLINE_EXCEEDED answer (504) in the error form, and the
+// version it used stays served.
+func TestRESTTimeout(t *testing.T) {
+	base := baseWith(t, 0)
+	s := newServer(t, base, serve.Options{Timeout: time.Nanosecond})
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	code, res := post(t, hs.URL+"/v1/models/cnn:predict", map[string]any{"instances": nested(inputs(1, 1))})
+	if msg, _ := res["error"].(string); code != 504 || !strings.Contains(msg, "request took longer than 1ns") {
+		t.Errorf("%d %v, want 504 and the timeout", code, res)
+	}
+	if code, st := get(t, hs.URL+"/v1/models/cnn"); code != 200 {
+		t.Errorf("status after the timeout: %d %v", code, st)
 	}
 }
