@@ -80,3 +80,47 @@ func TestModelConfigFileErrors(t *testing.T) {
 		t.Errorf("missing base path: %v", err)
 	}
 }
+
+// TestPoll: a broken version folder is reported and the version before
+// stays served; a newer good one replaces it; when its folder is removed
+// the server goes back to the newest version left, as TF Serving does.
+func TestPoll(t *testing.T) {
+	base := baseWith(t, 0)
+	var logs []string
+	s, err := serve.New([]serve.ModelConfig{{Name: "cnn", BasePath: base}},
+		serve.Options{Session: session, Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := os.Mkdir(filepath.Join(base, "2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(base, "2", "saved_model.pb"), []byte("not a proto"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"10.tmp-1-2", "x", "007"} { // not versions
+		if err := os.Mkdir(filepath.Join(base, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := func(want string) {
+		t.Helper()
+		if err := s.Poll(); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(s.Versions("cnn")); got != want {
+			t.Errorf("versions %s, want %s; log:\n%s", got, want, strings.Join(logs, "\n"))
+		}
+	}
+	step("[1]")
+	if !strings.Contains(strings.Join(logs, "\n"), "model cnn version 2 not loaded") {
+		t.Errorf("the broken version was not reported:\n%s", strings.Join(logs, "\n"))
+	}
+	exportRun(t, trainedRuns(t)[1], filepath.Join(base, "3"))
+	step("[3]")
+	if err := os.RemoveAll(filepath.Join(base, "3")); err != nil {
+		t.Fatal(err)
+	}
+	step("[1]")
+}

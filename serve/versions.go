@@ -119,57 +119,50 @@ func (s *servable) versions() []int64 {
 	return out
 }
 
-// poll loads the newest keep versions in the base path that are not yet
-// loaded, then retires the versions no longer among them. A new version is
-// in service before an old one leaves, so no request finds none. A version
-// that fails to load is reported once and not tried again.
+// poll serves the newest keep versions in the base path: it loads those
+// not loaded yet, then retires every other version (older ones, and ones
+// whose folder is gone, as TF Serving does). A new version is in service
+// before an old one leaves, so no request finds none. A version that fails
+// to load is reported once and not tried again; the next older one is
+// served instead.
 func (s *servable) poll(load func(dir string, n int64) (*version, error), logf func(string, ...any)) error {
 	found, err := ready(s.base)
 	if err != nil {
 		return fmt.Errorf("serve: model %s: %w", s.name, err)
 	}
-	s.mu.Lock()
-	failed := make(map[int64]bool, len(s.failed))
-	for k := range s.failed {
-		failed[k] = true
-	}
-	s.mu.Unlock()
-	var want []int64
-	for i := len(found) - 1; i >= 0 && len(want) < s.keep; i-- {
-		if !failed[found[i]] {
-			want = append(want, found[i])
-		}
-	}
-	for _, n := range want {
+	chosen := map[int64]bool{}
+	for i := len(found) - 1; i >= 0 && len(chosen) < s.keep; i-- {
+		n := found[i]
 		s.mu.Lock()
 		_, have := s.live[n]
+		failed := s.failed[n]
 		s.mu.Unlock()
-		if have {
+		if failed {
 			continue
 		}
-		v, err := load(filepath.Join(s.base, strconv.FormatInt(n, 10)), n)
-		s.mu.Lock()
-		if err != nil {
-			s.failed[n] = true
+		if !have {
+			v, err := load(filepath.Join(s.base, strconv.FormatInt(n, 10)), n)
+			if err != nil {
+				s.mu.Lock()
+				s.failed[n] = true
+				s.mu.Unlock()
+				logf("serve: model %s version %d not loaded: %v", s.name, n, err)
+				continue
+			}
+			s.mu.Lock()
+			s.live[n] = v
 			s.mu.Unlock()
-			logf("serve: model %s version %d not loaded: %v", s.name, n, err)
-			continue
+			logf("serve: model %s version %d loaded", s.name, n)
 		}
-		s.live[n] = v
-		s.mu.Unlock()
-		logf("serve: model %s version %d loaded", s.name, n)
+		chosen[n] = true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Keep the newest keep of the live versions.
-	live := make([]int64, 0, len(s.live))
-	for n := range s.live {
-		live = append(live, n)
-	}
-	slices.Sort(live)
-	for i := 0; i < len(live)-s.keep; i++ {
-		logf("serve: model %s version %d retired", s.name, live[i])
-		s.retire(s.live[live[i]])
+	for n, v := range s.live {
+		if !chosen[n] {
+			logf("serve: model %s version %d retired", s.name, n)
+			s.retire(v)
+		}
 	}
 	return nil
 }
