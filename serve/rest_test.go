@@ -2,6 +2,8 @@ package serve_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -139,6 +141,25 @@ func TestRESTBadRequests(t *testing.T) {
 	}
 	if code, res := post(t, url+"cnn:predict", map[string]any{"instances": []any{row}}); code != 200 {
 		t.Errorf("a good request after the bad ones: %d %v", code, res)
+	}
+	// The metrics count each answer by model, method and code.
+	res, err := http.Get(hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`qat_serve_requests_total{api="rest",code="400",method="predict",model="cnn"} 13`,
+		`qat_serve_requests_total{api="rest",code="413",method="predict",model="cnn"} 1`,
+		`qat_serve_requests_total{api="rest",code="200",method="predict",model="cnn"} 1`,
+		`qat_serve_requests_total{api="rest",code="404",method="status",model="cnn"} 1`,
+		`qat_serve_request_duration_seconds_count{api="rest",method="predict",model="cnn"} 17`,
+		`qat_serve_loaded_versions{model="cnn"} 1`,
+	} {
+		if !strings.Contains(string(b), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 
