@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -133,5 +134,67 @@ func TestHotSwap(t *testing.T) {
 	}
 	if last != "1" {
 		t.Errorf("qat_serve_loaded_versions %q after the swap, want 1 (version 1 unloaded)", last)
+	}
+}
+
+// TestGracefulShutdown cancels ListenAndServe's context while a request is
+// still sending its body: new connections are refused at once, the
+// request in flight is answered in full, and ListenAndServe returns nil
+// after it.
+func TestGracefulShutdown(t *testing.T) {
+	base := baseWith(t, 0)
+	s := newServer(t, base, serve.Options{})
+	_, rest, stop := listen(t, s)
+	x := inputs(3, 4)
+	want := reference(t, filepath.Join(base, "1"), x)
+	body, err := json.Marshal(map[string]any{"instances": nested(x)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	type answer struct {
+		code int
+		out  map[string]any
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		res, err := http.Post("http://"+rest+"/v1/models/cnn:predict", "application/json", pr)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		code, out := decode(t, res)
+		answered <- answer{code: code, out: out}
+	}()
+	half := len(body) / 2
+	if _, err := pw.Write(body[:half]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	time.Sleep(200 * time.Millisecond)
+	if c, err := net.DialTimeout("tcp", rest, time.Second); err == nil {
+		c.Close()
+		t.Error("a new connection was accepted after the shutdown began")
+	}
+	select {
+	case <-stopped:
+		t.Fatal("ListenAndServe returned with a request in flight")
+	default:
+	}
+	if _, err := pw.Write(body[half:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	a := <-answered
+	if a.err != nil || a.code != 200 || !sameBits(floats(t, a.out["predictions"]), want.Data) {
+		t.Errorf("request in flight: %v %d %v, want 200 and %v", a.err, a.code, a.out, want.Data)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("ListenAndServe did not return after the request finished")
 	}
 }
