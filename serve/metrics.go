@@ -14,6 +14,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	loaded   *prometheus.GaugeVec
+	batch    *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -32,8 +33,13 @@ func newMetrics() *metrics {
 			Name: "qat_serve_loaded_versions",
 			Help: "Versions loaded in memory (served ones and retired ones still finishing requests).",
 		}, []string{"model"}),
+		batch: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "qat_serve_batch_examples",
+			Help:    "Examples per session run with batching on (requests merged).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}, []string{"model"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.loaded,
+	m.reg.MustRegister(m.requests, m.latency, m.loaded, m.batch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

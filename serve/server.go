@@ -37,6 +37,8 @@ type Options struct {
 	Timeout time.Duration
 	// Logf reports loads and retirements (default log.Printf).
 	Logf func(format string, args ...any)
+	// Batching, if set, merges concurrent requests into shared runs.
+	Batching *Batching
 }
 
 // The defaults of Options.
@@ -118,7 +120,8 @@ func (s *Server) Poll() error {
 	for _, name := range s.names() {
 		sv := s.models[name]
 		load := func(dir string, n int64) (*version, error) {
-			v, err := loadVersion(dir, n, &s.opts)
+			batch := s.metrics.batch.WithLabelValues(name)
+			v, err := loadVersion(dir, n, &s.opts, func(k int) { batch.Observe(float64(k)) })
 			if err == nil {
 				s.metrics.loaded.WithLabelValues(name).Inc()
 				v.unloaded = func() { s.metrics.loaded.WithLabelValues(name).Dec() }
@@ -237,7 +240,7 @@ func (s *Server) predict(ctx context.Context, sv *servable, v *version, x data.A
 	done := make(chan result, 1)
 	go func() {
 		defer sv.release(v)
-		y, err := v.model.PredictBatches(x, int(x.Shape[0]))
+		y, err := v.run(x)
 		done <- result{y, err}
 	}()
 	select {

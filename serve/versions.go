@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/savedmodel"
 	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/grpc/codes"
@@ -24,6 +25,15 @@ type version struct {
 	refs     int
 	retired  bool
 	unloaded func()
+	batcher  *batcher // nil without batching
+}
+
+// run predicts x, through the batcher if there is one.
+func (v *version) run(x data.Array) (data.Array, error) {
+	if v.batcher != nil {
+		return v.batcher.run(x)
+	}
+	return v.model.PredictBatches(x, int(x.Shape[0]))
 }
 
 // servable is a model name with its base path and loaded versions.
@@ -90,6 +100,9 @@ func (s *servable) release(v *version) {
 }
 
 func (v *version) close() {
+	if v.batcher != nil {
+		v.batcher.stop()
+	}
 	v.model.Close()
 	if v.unloaded != nil {
 		v.unloaded()
@@ -169,7 +182,7 @@ func (s *servable) poll(load func(dir string, n int64) (*version, error), logf f
 
 // loadVersion loads the SavedModel in dir and reads its signatures from
 // saved_model.pb.
-func loadVersion(dir string, n int64, opts *Options) (*version, error) {
+func loadVersion(dir string, n int64, opts *Options, observe func(int)) (*version, error) {
 	m, err := savedmodel.Load(dir, opts.Session)
 	if err != nil {
 		return nil, err
@@ -180,6 +193,9 @@ func loadVersion(dir string, n int64, opts *Options) (*version, error) {
 		return nil, err
 	}
 	v := &version{n: n, model: m, sigs: sigs}
+	if opts.Batching != nil {
+		v.batcher = newBatcher(m, *opts.Batching, observe)
+	}
 	sig := sigs[savedmodel.Signature]
 	inT, outT := m.Tensors()
 	for k, ti := range sig.GetInputs() {

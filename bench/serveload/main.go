@@ -49,12 +49,13 @@ func main() {
 	clientsFlag := flag.String("clients", "1,8,64", "numbers of concurrent clients")
 	threads := flag.Int("threads", 0, "intra-op threads of the model (0: TensorFlow's default)")
 	api := flag.String("api", "rest", "rest or grpc")
+	batching := flag.Bool("batching", false, "merge concurrent requests (serve.Batching defaults)")
 	flag.Parse()
 	if *base == "" {
 		log.Fatal("--model_base_path is required")
 	}
 	s, err := serve.New([]serve.ModelConfig{{Name: "m", BasePath: *base}},
-		serve.Options{Session: tfgraph.SessionConfig{IntraOpThreads: *threads}, Logf: func(string, ...any) {}})
+		serve.Options{Session: tfgraph.SessionConfig{IntraOpThreads: *threads}, Logf: func(string, ...any) {}, Batching: batchingOpt(*batching)})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -79,8 +80,8 @@ func main() {
 	addrs := <-ready
 	url := "http://" + addrs[1] + "/v1/models/m:predict"
 	host, _ := os.Hostname()
-	fmt.Printf("%s: model %s version %d, input %v, %d cores (GOMAXPROCS %d), host %s, %s\n\n",
-		*api, *base, vs[0], input, runtime.NumCPU(), runtime.GOMAXPROCS(0), host, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("%s (batching %v): model %s version %d, input %v, %d cores (GOMAXPROCS %d), host %s, %s\n\n",
+		*api, *batching, *base, vs[0], input, runtime.NumCPU(), runtime.GOMAXPROCS(0), host, time.Now().UTC().Format(time.RFC3339))
 	fmt.Println("| batch | clients | requests/s | examples/s | p50 ms | p99 ms | requests | errors |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, b := range ints(*batches) {
@@ -113,6 +114,13 @@ func main() {
 	if err := <-done; err != nil {
 		log.Fatal(err)
 	}
+}
+
+func batchingOpt(on bool) *serve.Batching {
+	if on {
+		return &serve.Batching{}
+	}
+	return nil
 }
 
 func ints(s string) []int {

@@ -18,6 +18,8 @@ type serveFlags struct {
 	restTimeoutMS          int
 	maxBody                int64
 	maxBatch, threads      int
+	batching               bool
+	batchingFile           string
 }
 
 func newServe() *cobra.Command {
@@ -47,6 +49,8 @@ SIGTERM or Ctrl-C stops taking requests and finishes those in flight.`,
 	fl.IntVar(&f.restTimeoutMS, "rest_api_timeout_in_ms", 30000, "a request's time limit in `ms` (REST and gRPC)")
 	fl.Int64Var(&f.maxBody, "max_body_bytes", serve.DefaultMaxBodyBytes, "largest request body (REST) or message (gRPC) in `bytes`")
 	fl.IntVar(&f.maxBatch, "max_batch_size", serve.DefaultMaxBatch, "most examples in one request")
+	fl.BoolVar(&f.batching, "enable_batching", false, "merge concurrent requests into shared session runs")
+	fl.StringVar(&f.batchingFile, "batching_parameters_file", "", "a text-format BatchingParameters `file` (max_batch_size, batch_timeout_micros, num_batch_threads; default 32, 1000, the cores)")
 	fl.IntVar(&f.threads, "threads", 0, "intra-op threads per model (0: TensorFlow's default, all cores)")
 	return c
 }
@@ -66,10 +70,27 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 	default:
 		return fmt.Errorf("--model_base_path (or --model_config_file) is required")
 	}
+	if f.restPort < 0 {
+		return fmt.Errorf("--rest_api_port is %d", f.restPort)
+	}
 	if f.pollSeconds < 1 {
 		return fmt.Errorf("--file_system_poll_wait_seconds is %d; it must be at least 1", f.pollSeconds)
 	}
+	var batching *serve.Batching
+	if f.batchingFile != "" && !f.batching {
+		return fmt.Errorf("--batching_parameters_file needs --enable_batching")
+	}
+	if f.batching {
+		batching = &serve.Batching{}
+		if f.batchingFile != "" {
+			var err error
+			if batching, err = serve.ReadBatchingParameters(f.batchingFile); err != nil {
+				return err
+			}
+		}
+	}
 	s, err := serve.New(models, serve.Options{
+		Batching:     batching,
 		PollInterval: time.Duration(f.pollSeconds) * time.Second,
 		Session:      tfgraph.SessionConfig{IntraOpThreads: f.threads},
 		MaxBodyBytes: f.maxBody,
@@ -88,9 +109,6 @@ func runServe(c *cobra.Command, f *serveFlags) error {
 	}}
 	if f.restPort != 0 {
 		a.REST = ":" + strconv.Itoa(f.restPort)
-	}
-	if f.restPort < 0 {
-		return fmt.Errorf("--rest_api_port is %d", f.restPort)
 	}
 	return serve.ListenAndServe(c.Context(), s, a)
 }

@@ -137,3 +137,27 @@ func TestServeBinary(t *testing.T) {
 		t.Errorf("exit code %d, want 143; stderr:\n%s", code, seen.String())
 	}
 }
+
+// TestServeFlagErrors: flags that cannot work are one-line errors before
+// anything listens.
+func TestServeFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "--model_base_path (or --model_config_file) is required"},
+		{[]string{"--model_base_path", dir, "--model_config_file", "x.config"}, "not both"},
+		{[]string{"--model_base_path", dir, "--file_system_poll_wait_seconds", "0"}, "at least 1"},
+		{[]string{"--model_base_path", dir, "--batching_parameters_file", "b.config"}, "needs --enable_batching"},
+		{[]string{"--model_base_path", dir, "--enable_batching", "--batching_parameters_file", filepath.Join(dir, "none")}, "batching parameters"},
+		{[]string{"--model_config_file", filepath.Join(dir, "none")}, "model config"},
+		{[]string{"--model_base_path", filepath.Join(dir, "none")}, "model default"},
+		{[]string{"--model_base_path", dir, "--rest_api_port", "-1"}, "--rest_api_port is -1"},
+	} {
+		code, stdout, stderr := qat(t, context.Background(), append([]string{"serve", "--port", "0"}, c.args...)...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q; want 1 and one line with %q", c.args, code, stderr, c.want)
+		}
+	}
+}
