@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -159,5 +160,29 @@ func TestServeFlagErrors(t *testing.T) {
 		if code != 1 || stdout != "" || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%q: exit %d, stderr %q; want 1 and one line with %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// TestExportVersionFolder: qat export --out BASE/N makes a missing BASE,
+// and a failed export removes the folders it made.
+func TestExportVersionFolder(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	run := filepath.Join(dir, "run")
+	if code, _, stderr := qat(t, ctx, "train", "--example", "1", "--steps", "3", "--out", run); code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	// Example 3's layers do not match example 1's weights.
+	if code, _, _ := qat(t, ctx, "export", "--from", run, "--example", "3", "--out", filepath.Join(dir, "models", "m", "1")); code != 1 {
+		t.Errorf("export of the wrong model: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models")); !os.IsNotExist(err) {
+		t.Errorf("a failed export left %s/models behind (%v)", dir, err)
+	}
+	if code, _, stderr := qat(t, ctx, "export", "--from", run, "--example", "1", "--out", filepath.Join(dir, "models", "m", "1")); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "models", "m", "1", "saved_model.pb")); err != nil {
+		t.Error(err)
 	}
 }
