@@ -35,7 +35,7 @@ from DIR/weights.npz and DIR/ranges.npz.`,
 	fl.StringVar(&f.from, "from", "", "the output `DIR` of a qat train run (required)")
 	fl.StringVar(&f.config, "config", "", "the model's YAML `file` (default DIR/config.yaml)")
 	fl.IntVar(&f.example, "example", 0, "the model is the article's example `N` instead of a config")
-	fl.StringVar(&f.out, "out", "", "write the SavedModel to this new `folder` (default DIR/saved_model)")
+	fl.StringVar(&f.out, "out", "", "write the SavedModel to this new `folder` (default DIR/saved_model; for TF Serving, BASE/N, BASE made if missing)")
 	return c
 }
 
