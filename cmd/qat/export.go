@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/qat-go/qat/data"
@@ -34,7 +35,7 @@ from DIR/weights.npz and DIR/ranges.npz.`,
 	fl.StringVar(&f.from, "from", "", "the output `DIR` of a qat train run (required)")
 	fl.StringVar(&f.config, "config", "", "the model's YAML `file` (default DIR/config.yaml)")
 	fl.IntVar(&f.example, "example", 0, "the model is the article's example `N` instead of a config")
-	fl.StringVar(&f.out, "out", "", "write the SavedModel to this new `folder` (default DIR/saved_model)")
+	fl.StringVar(&f.out, "out", "", "write the SavedModel to this new `folder` (default DIR/saved_model; for TF Serving, BASE/N, BASE made if missing)")
 	return c
 }
 
@@ -60,7 +61,16 @@ func export(c *cobra.Command, f *exportFlags) error {
 	if out == "" {
 		out = filepath.Join(f.from, "saved_model")
 	}
+	// A TF Serving base path (--out BASE/N) may not exist yet; folders made
+	// for it go again if the export fails.
+	made := firstMissing(filepath.Dir(out))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
 	if err := savedmodel.Export(out, m, data.Weights(weights), data.Weights(ranges)); err != nil {
+		if made != "" {
+			os.RemoveAll(made)
+		}
 		return err
 	}
 	fmt.Fprintf(c.OutOrStdout(), "wrote SavedModel %s (signature serving_default: x %v -> logits)\n", out, m.Input)
@@ -80,4 +90,19 @@ func exportModel(f *exportFlags) (models.Model, error) {
 		return models.Model{}, err
 	}
 	return cfg.Model()
+}
+
+// firstMissing returns the outermost folder of dir that does not exist
+// ("" if dir exists).
+func firstMissing(dir string) string {
+	missing := ""
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			return missing
+		}
+		missing = d
+		if filepath.Dir(d) == d {
+			return missing
+		}
+	}
 }

@@ -9,6 +9,7 @@
 //	qat import model.keras --out out/imported       # a Keras model as config + weights
 //	qat predict --model out/run --data x.npz        # logits (or --output classes)
 //	qat inspect out/run                             # layers, quantizers, op counts
+//	qat serve --model_base_path models/mnist --rest_api_port 8501  # TF Serving API
 //	qat version
 package main
 
@@ -72,7 +73,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newPredict(), newInspect(), newConvert(), newImport(), &cobra.Command{
+	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newPredict(), newInspect(), newConvert(), newImport(), newServe(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the TensorFlow version qat runs on",
 		Args:  cobra.NoArgs,
