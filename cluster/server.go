@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -101,4 +103,50 @@ func portFree(port string) error {
 		return err
 	}
 	return l.Close()
+}
+
+// Serve starts c's task and serves until ctx is done, after writing
+// "serving /job:worker/task:1 at grpc://localhost:2223" to w. TensorFlow
+// cannot stop a started server, so the task stops serving when the
+// process exits, which the caller does after Serve returns.
+func (c *Config) Serve(ctx context.Context, o ServerOptions, w io.Writer) error {
+	s, err := c.Start(o)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(w, "serving %s at %s\n", c.Task, s.Target())
+	<-ctx.Done()
+	return nil
+}
+
+// Flags are the command-line forms of a task's description: cluster
+// entries as ParseFlags takes them, the job, and the task index (nil
+// when not given).
+type Flags struct {
+	Cluster []string
+	Job     string
+	Task    *int
+}
+
+// Resolve returns the task that f describes, or, when f is empty, the
+// one TF_CONFIG describes; from says which ("flags" or "TF_CONFIG").
+// Giving both, or neither, is an error.
+func Resolve(f Flags) (cfg *Config, from string, err error) {
+	given := len(f.Cluster) > 0 || f.Job != "" || f.Task != nil
+	env, envOK := os.LookupEnv(EnvVar)
+	switch {
+	case given && envOK:
+		return nil, "", fmt.Errorf("both %s and --cluster/--job/--task are given; use one (%s=%.60q)", EnvVar, EnvVar, env)
+	case given:
+		if len(f.Cluster) == 0 || f.Job == "" || f.Task == nil {
+			return nil, "", errors.New("--cluster, --job and --task go together (e.g. --cluster 'worker=localhost:2222,localhost:2223;ps=localhost:2224' --job worker --task 1)")
+		}
+		cfg, err := ParseFlags(f.Cluster, f.Job, *f.Task)
+		return cfg, "flags", err
+	case envOK:
+		cfg, err := ParseTFConfig(env)
+		return cfg, EnvVar, err
+	}
+	return nil, "", fmt.Errorf("no cluster: set %s or give --cluster, --job and --task", EnvVar)
 }

@@ -9,6 +9,7 @@
 //	qat import model.keras --out out/imported       # a Keras model as config + weights
 //	qat predict --model out/run --data x.npz        # logits (or --output classes)
 //	qat inspect out/run                             # layers, quantizers, op counts
+//	qat worker                                      # one task of a TensorFlow cluster (TF_CONFIG)
 //	qat version
 package main
 
@@ -72,7 +73,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newPredict(), newInspect(), newConvert(), newImport(), &cobra.Command{
+	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newPredict(), newInspect(), newConvert(), newImport(), newWorker(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the TensorFlow version qat runs on",
 		Args:  cobra.NoArgs,
