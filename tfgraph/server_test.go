@@ -22,12 +22,15 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// oneTask is the ServerDef of a one-task cluster, job worker, at addr.
+// oneTask is the ServerDef of a one-task cluster, job worker, at addr,
+// with one thread per pool: a server's thread settings reach the whole
+// process (see NewServer), and the gradient tests expect one thread.
 func oneTask(addr string) *cpb.ServerDef {
 	return &cpb.ServerDef{
-		Cluster:  &cpb.ClusterDef{Job: []*cpb.JobDef{{Name: "worker", Tasks: map[int32]string{0: addr}}}},
-		JobName:  "worker",
-		Protocol: "grpc",
+		Cluster:              &cpb.ClusterDef{Job: []*cpb.JobDef{{Name: "worker", Tasks: map[int32]string{0: addr}}}},
+		JobName:              "worker",
+		Protocol:             "grpc",
+		DefaultSessionConfig: &cpb.ConfigProto{IntraOpParallelismThreads: 1, InterOpParallelismThreads: 1},
 	}
 }
 
@@ -181,6 +184,8 @@ func ExampleNewServer() {
 		Cluster:  &cpb.ClusterDef{Job: []*cpb.JobDef{{Name: "worker", Tasks: map[int32]string{0: addr}}}},
 		JobName:  "worker",
 		Protocol: "grpc",
+		// The task's devices run ops on one thread each (see NewServer).
+		DefaultSessionConfig: &cpb.ConfigProto{IntraOpParallelismThreads: 1, InterOpParallelismThreads: 1},
 	})
 	if err != nil {
 		fmt.Println(err)
