@@ -42,6 +42,7 @@ type Graph struct {
 	st     *state
 	prefix string
 	ctrl   []*tf.Operation
+	device string
 }
 
 // NewGraph returns an empty graph.
@@ -72,13 +73,24 @@ func (g *Graph) SetErr(err error) {
 
 // Scope returns a view whose new ops are named under name/.
 func (g *Graph) Scope(name string) *Graph {
-	return &Graph{st: g.st, prefix: g.uniqueName(name) + "/", ctrl: g.ctrl}
+	return &Graph{st: g.st, prefix: g.uniqueName(name) + "/", ctrl: g.ctrl, device: g.device}
 }
+
+// WithDevice returns a view whose new ops are placed on device, e.g.
+// "/job:ps/task:0" or "/job:worker/task:1/device:CPU:0", as tf.device
+// does in Python; "" leaves placement to TensorFlow. It is how the ops
+// of one graph are spread over the tasks of a cluster.
+func (g *Graph) WithDevice(device string) *Graph {
+	return &Graph{st: g.st, prefix: g.prefix, ctrl: g.ctrl, device: device}
+}
+
+// Device returns the device the view places new ops on ("" for none).
+func (g *Graph) Device() string { return g.device }
 
 // WithControlDependencies returns a view whose new ops run after ops.
 func (g *Graph) WithControlDependencies(ops ...*tf.Operation) *Graph {
 	ctrl := append(append([]*tf.Operation(nil), g.ctrl...), ops...)
-	return &Graph{st: g.st, prefix: g.prefix, ctrl: ctrl}
+	return &Graph{st: g.st, prefix: g.prefix, ctrl: ctrl, device: g.device}
 }
 
 // Node returns the recorded node for an op, or nil if the op was not added
@@ -119,7 +131,7 @@ func (g *Graph) Op(typ, name string, inputs []any, attrs map[string]any) *tf.Ope
 		name = typ
 	}
 	full := g.uniqueName(name)
-	spec := tf.OpSpec{Type: typ, Name: full, Attrs: attrs}
+	spec := tf.OpSpec{Type: typ, Name: full, Attrs: attrs, Device: g.device}
 	var flat []tf.Output
 	for i, in := range inputs {
 		switch v := in.(type) {

@@ -62,6 +62,11 @@ type SessionConfig struct {
 	// this project's CNN and MLP workloads it is slower than graph mode
 	// (BENCHMARKS.md).
 	XLA bool
+	// Target is the TensorFlow runtime the session runs on: "" for this
+	// process, or a cluster server's "grpc://host:port" (Server.Target),
+	// whose master then runs the graph's ops on the tasks their devices
+	// name.
+	Target string
 }
 
 // InlineOps as SessionConfig.InterOpThreads runs each Session.Run's ops on
@@ -139,7 +144,7 @@ func (cfg SessionConfig) Options() (*tf.SessionOptions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session config: %w", err)
 	}
-	return &tf.SessionOptions{Config: b}, nil
+	return &tf.SessionOptions{Target: cfg.Target, Config: b}, nil
 }
 
 // RunBatches feeds x (float32, shape [N, ...] with values in row-major

@@ -29,7 +29,7 @@ type Variable struct {
 // The variable and its initializer ignore the view's control dependencies:
 // initialisation must not wait on anything.
 func (g *Graph) NewVariable(name string, init *tf.Tensor) *Variable {
-	g = &Graph{st: g.st, prefix: g.prefix}
+	g = &Graph{st: g.st, prefix: g.prefix, device: g.device}
 	if g.st.err != nil {
 		return &Variable{Name: name, g: g}
 	}

@@ -10,6 +10,7 @@
 //	qat predict --model out/run --data x.npz        # logits (or --output classes)
 //	qat inspect out/run                             # layers, quantizers, op counts
 //	qat serve --model_base_path models/mnist --rest_api_port 8501  # TF Serving API
+//	qat worker                                      # one task of a TensorFlow cluster (TF_CONFIG)
 //	qat version
 package main
 
@@ -73,7 +74,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newPredict(), newInspect(), newConvert(), newImport(), newServe(), &cobra.Command{
+	root.AddCommand(newTrain(), newReport(), newExport(), newEval(), newPredict(), newInspect(), newConvert(), newImport(), newServe(), newWorker(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the TensorFlow version qat runs on",
 		Args:  cobra.NoArgs,
