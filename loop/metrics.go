@@ -152,18 +152,8 @@ func (t *Trainer) Metrics(d data.Dataset, batchSize int) (Metrics, error) {
 // the optimizer's own counter does. It returns a zero Output for an
 // optimizer type other than Adam and SGD.
 func learningRateNow(g *tfgraph.Graph, step *tfgraph.Variable, o Optimizer) tf.Output {
-	var lr float64
-	var s Schedule
-	switch o := o.(type) {
-	case Adam:
-		lr, s = o.LearningRate, o.Schedule
-	case *Adam:
-		lr, s = o.LearningRate, o.Schedule
-	case SGD:
-		lr, s = o.LearningRate, o.Schedule
-	case *SGD:
-		lr, s = o.LearningRate, o.Schedule
-	default:
+	lr, s, ok := rateOf(o)
+	if !ok {
 		return tf.Output{}
 	}
 	return rate(g, step, lr, s)
