@@ -88,29 +88,46 @@ func (e EpochResult) HasValidation() bool { return !math.IsNaN(float64(e.ValLoss
 // Metric returns the value of a metric by its name (MetricLoss, ...) and
 // whether the epoch has it.
 func (e EpochResult) Metric(name string) (float32, bool) {
-	var v float32
-	switch name {
-	case MetricLoss:
-		v = e.Loss
-	case MetricAccuracy:
-		v = e.Accuracy
-	case MetricValLoss:
-		v = e.ValLoss
-	case MetricValAccuracy:
-		v = e.ValAccuracy
-	case MetricValFloatLoss:
-		v = e.ValFloatLoss
-	case MetricValFloatAccuracy:
-		v = e.ValFloatAccuracy
-	case MetricLearningRate:
-		v = e.LearningRate
-	default:
+	p := e.field(name)
+	if p == nil {
 		return 0, false
 	}
+	v := *p
 	if name != MetricLearningRate && math.IsNaN(float64(v)) && !math.IsNaN(float64(e.Loss)) {
 		return 0, false
 	}
 	return v, true
+}
+
+// SetMetric sets the metric of that name (MetricLoss, ...) and reports
+// whether there is one.
+func (e *EpochResult) SetMetric(name string, v float32) bool {
+	p := e.field(name)
+	if p != nil {
+		*p = v
+	}
+	return p != nil
+}
+
+// field is the metric of that name's field, nil for another name.
+func (e *EpochResult) field(name string) *float32 {
+	switch name {
+	case MetricLoss:
+		return &e.Loss
+	case MetricAccuracy:
+		return &e.Accuracy
+	case MetricValLoss:
+		return &e.ValLoss
+	case MetricValAccuracy:
+		return &e.ValAccuracy
+	case MetricValFloatLoss:
+		return &e.ValFloatLoss
+	case MetricValFloatAccuracy:
+		return &e.ValFloatAccuracy
+	case MetricLearningRate:
+		return &e.LearningRate
+	}
+	return nil
 }
 
 // History is what Fit did: one result per epoch it finished.

@@ -17,9 +17,14 @@ import (
 	"github.com/qat-go/qat/models"
 )
 
-// historyHeader is DIR/history.csv's header (report and plot readers rely
-// on it).
-const historyHeader = "epoch,step,loss,accuracy,val_loss,val_accuracy,val_float_loss,val_float_accuracy,learning_rate"
+// historyMetrics are history.csv's columns after epoch and step: every
+// metric Fit reports, in its order.
+var historyMetrics = loop.FitMetrics(true)
+
+// historyHeader is DIR/history.csv's header, "epoch,step,loss,accuracy,
+// val_loss,val_accuracy,val_float_loss,val_float_accuracy,learning_rate"
+// (report.HistoryColumns reads it).
+var historyHeader = "epoch,step," + strings.Join(historyMetrics, ",")
 
 // fitCallbacks returns the callbacks the config asks for, checked against
 // the metrics the run reports (so a monitored metric that does not exist
@@ -56,8 +61,15 @@ func historyCSV(h []loop.EpochResult) []byte {
 	var b bytes.Buffer
 	b.WriteString(historyHeader + "\n")
 	for _, e := range h {
-		fmt.Fprintf(&b, "%d,%d,%s,%s,%s,%s,%s,%s,%s\n", e.Epoch, e.Step, f32(e.Loss), f32(e.Accuracy),
-			f32(e.ValLoss), f32(e.ValAccuracy), f32(e.ValFloatLoss), f32(e.ValFloatAccuracy), f32(e.LearningRate))
+		fmt.Fprintf(&b, "%d,%d", e.Epoch, e.Step)
+		for _, name := range historyMetrics {
+			v, ok := e.Metric(name)
+			if !ok {
+				v = float32(math.NaN()) // an empty cell
+			}
+			b.WriteString("," + f32(v))
+		}
+		b.WriteString("\n")
 	}
 	return b.Bytes()
 }
@@ -84,21 +96,19 @@ func readHistory(path string, step int) ([]loop.EpochResult, error) {
 	for i, row := range rows[1:] {
 		var e loop.EpochResult
 		ints := []*int{&e.Epoch, &e.Step}
-		floats := []*float32{&e.Loss, &e.Accuracy, &e.ValLoss, &e.ValAccuracy, &e.ValFloatLoss, &e.ValFloatAccuracy, &e.LearningRate}
 		for j, p := range ints {
 			if *p, err = strconv.Atoi(row[j]); err != nil {
 				return nil, fmt.Errorf("%s: row %d: %w", path, i+2, err)
 			}
 		}
-		for j, p := range floats {
-			*p = float32(math.NaN())
+		for j, name := range historyMetrics {
+			v := math.NaN()
 			if s := row[len(ints)+j]; s != "" {
-				v, err := strconv.ParseFloat(s, 32)
-				if err != nil {
+				if v, err = strconv.ParseFloat(s, 32); err != nil {
 					return nil, fmt.Errorf("%s: row %d: %w", path, i+2, err)
 				}
-				*p = float32(v)
 			}
+			e.SetMetric(name, float32(v))
 		}
 		if e.Step <= step {
 			h = append(h, e)
