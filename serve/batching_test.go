@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qat-go/qat/data"
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/serve"
 )
 
@@ -48,7 +49,7 @@ func TestBatching(t *testing.T) {
 			defer wg.Done()
 			for _, j := range jobs[c] {
 				code, res := post(t, hs.URL+"/v1/models/cnn:predict", map[string]any{"instances": nested(j.x)})
-				if code != 200 || !sameBits(floats(t, res["predictions"]), j.want) {
+				if code != 200 || !testutil.SameBits(floats(t, res["predictions"]), j.want) {
 					mu.Lock()
 					bad++
 					mu.Unlock()

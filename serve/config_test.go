@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/serve"
 )
 
@@ -45,7 +46,7 @@ func TestModelConfigFile(t *testing.T) {
 		code, res := post(t, hs.URL+"/v1/models/"+c.path+":predict", map[string]any{"instances": row})
 		dir := filepath.Join(map[byte]string{'a': a, 'b': b}[c.path[0]], c.version)
 		want := reference(t, dir, inputs(1, 2))
-		if code != 200 || !sameBits(floats(t, res["predictions"]), want.Data) {
+		if code != 200 || !testutil.SameBits(floats(t, res["predictions"]), want.Data) {
 			t.Errorf("%s: %d %v, want %v", c.path, code, res, want.Data)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/oracle"
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/serve"
 	"github.com/wamuir/graft/tensorflow/core/framework/tensor_go_proto"
 	"github.com/wamuir/graft/tensorflow/core/framework/tensor_shape_go_proto"
@@ -92,7 +93,7 @@ func TestGRPCPythonClient(t *testing.T) {
 		for i, b := range res.Bits {
 			got[i] = math.Float32frombits(b)
 		}
-		if res.Version != 2 || fmt.Sprint(res.Shape) != "[7 5]" || !sameBits(got, want.Data) {
+		if res.Version != 2 || fmt.Sprint(res.Shape) != "[7 5]" || !testutil.SameBits(got, want.Data) {
 			t.Errorf("Predict: version %d shape %v logits %v\nwant version 2 [7 5] %v (bit for bit)", res.Version, res.Shape, got, want.Data)
 		}
 		if in := res.Inputs["x"]; in.Dtype != "float32" || fmt.Sprint(in.Shape) != "[-1 8 8 1]" || res.MethodName != "tensorflow/serving/predict" {

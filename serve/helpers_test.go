@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -204,19 +203,6 @@ func floats(t testing.TB, v any) []float32 {
 	}
 	walk(v)
 	return out
-}
-
-// sameBits reports whether a and b hold the same float32 bits.
-func sameBits(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // newServer serves the model "cnn" from base.

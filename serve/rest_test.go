@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/serve"
 )
 
@@ -64,7 +65,7 @@ func TestRESTPredict(t *testing.T) {
 				t.Fatalf("status %d: %v", code, res)
 			}
 			got := floats(t, res[c.key])
-			if !sameBits(got, want.Data) {
+			if !testutil.SameBits(got, want.Data) {
 				t.Errorf("%s: %v\nwant %v (bit for bit)", c.key, got, want.Data)
 			}
 			if n := len(res[c.key].([]any)); n != 5 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/serve"
 )
 
@@ -71,12 +72,12 @@ func TestHotSwap(t *testing.T) {
 				w2 := want2
 				mu.Unlock()
 				switch {
-				case sameBits(got, want1.Data):
+				case testutil.SameBits(got, want1.Data):
 					old.Add(1)
 					if sawSwap {
 						afterSwapOld.Add(1)
 					}
-				case w2 != nil && sameBits(got, w2):
+				case w2 != nil && testutil.SameBits(got, w2):
 					fresh.Add(1)
 				default:
 					failed.Add(1)
@@ -92,7 +93,7 @@ func TestHotSwap(t *testing.T) {
 	side := filepath.Join(t.TempDir(), "v2")
 	exportRun(t, trainedRuns(t)[1], side)
 	w2 := reference(t, side, x)
-	if sameBits(w2.Data, want1.Data) {
+	if testutil.SameBits(w2.Data, want1.Data) {
 		t.Fatal("the two versions answer alike; the test cannot tell them apart")
 	}
 	mu.Lock()
@@ -189,7 +190,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	pw.Close()
 	a := <-answered
-	if a.err != nil || a.code != 200 || !sameBits(floats(t, a.out["predictions"]), want.Data) {
+	if a.err != nil || a.code != 200 || !testutil.SameBits(floats(t, a.out["predictions"]), want.Data) {
 		t.Errorf("request in flight: %v %d %v, want 200 and %v", a.err, a.code, a.out, want.Data)
 	}
 	select {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/internal/runtest"
+	"github.com/qat-go/qat/internal/testutil"
 	"github.com/qat-go/qat/loop"
 	"github.com/qat-go/qat/savedmodel"
 	"github.com/qat-go/qat/tfgraph"
@@ -119,7 +119,7 @@ func TestFinetuneService(t *testing.T) {
 	got := svc.weights
 	svc.mu.Unlock()
 	for k, w := range want {
-		if !sameBits(got[k].Data, w.Data) {
+		if !testutil.SameBits(got[k].Data, w.Data) {
 			t.Errorf("weight %s differs from a plain trainer's", k)
 		}
 	}
@@ -152,7 +152,7 @@ func TestFinetuneService(t *testing.T) {
 		}
 	}
 	v1, v2 := predictDir(t, filepath.Join(base, "1"), x.X), predictDir(t, filepath.Join(base, "2"), x.X)
-	if !sameBits(served, v2) || sameBits(v1, v2) {
+	if !testutil.SameBits(served, v2) || testutil.SameBits(v1, v2) {
 		t.Errorf("served %v\nversion 2 %v (want equal bit for bit)\nversion 1 %v (want different)", served, v2, v1)
 	}
 
@@ -196,16 +196,4 @@ func predictDir(t *testing.T, dir string, x data.Array) []float32 {
 		t.Fatal(err)
 	}
 	return y.Data
-}
-
-func sameBits(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@
 package testutil
 
 import (
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,4 +28,17 @@ func ReadOnly(t *testing.T, dir string) {
 			t.Skipf("cannot make %s read-only", dir)
 		}
 	}
+}
+
+// SameBits reports whether a and b hold the same float32 bits.
+func SameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
