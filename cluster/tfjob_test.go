@@ -31,8 +31,8 @@ const (
 
 // k8sObject is the part of a Kubernetes object the test reads.
 type k8sObject struct {
-	APIVersion string            `yaml:"apiVersion"`
-	Kind       string            `yaml:"kind"`
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
 	Metadata   struct{ Name string }
 	Data       map[string]string // ConfigMap
 	Spec       yaml.Node
