@@ -6,7 +6,10 @@
 #                   two TF libraries + 75 MB, qat trains a small 8-bit QAT CNN
 #                   on MNIST (200 steps) and exports a SavedModel: the files
 #                   are there and metrics.json's fake-quant accuracy is >= 0.85;
-#                   qat eval loads the SavedModel and gets that same accuracy
+#                   qat eval loads the SavedModel and gets that same accuracy;
+#                   qat worker serves a one-task cluster (says "serving
+#                   /job:worker/task:0 at grpc://localhost:PORT", holds the
+#                   port against a second qat worker) and exits 143 on SIGTERM
 #   $IMAGE:convert  qat convert --int8-io of that SavedModel: int8 in and out,
 #                   integer ops, a .tflite file
 # The runtime image runs as its own user (nonroot) in a folder mounted at /work.
@@ -22,7 +25,10 @@ step() { printf '\n== %s\n' "$*" >&2; }
 work=$(mktemp -d /var/tmp/qat-image-test.XXXXXX)
 chmod 0777 "$work" # the runtime image's user (65532) writes here
 ctrs=()
+wctr= wpid= # the qat worker's container (docker) or buildah run process
 cleanup() {
+  [ -z "$wctr" ] || docker rm -f "$wctr" >/dev/null 2>&1 || true
+  [ -z "$wpid" ] || kill -TERM $(qat_under "$wpid") 2>/dev/null || true
   for c in "${ctrs[@]}"; do buildah rm "$c" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
@@ -38,6 +44,16 @@ if command -v docker >/dev/null && timeout 20 docker info >/dev/null 2>&1; then
     local img=$1 entry=$2
     shift 2
     docker run --rm --network none -v "$work:/work" --entrypoint "$entry" "$img" "$@"
+  }
+  # start_worker ARGS...: qat ARGS in the runtime image, in the background.
+  start_worker() { wctr=$(docker run -d --network none "$image:latest" "$@"); }
+  worker_log() { docker logs "$wctr" 2>&1; }
+  worker_again() { docker exec "$wctr" /usr/local/bin/qat "$@"; } # in the worker's network
+  stop_worker() { # SIGTERM to the container's qat (its PID 1); its exit code in wrc
+    docker stop -t 60 "$wctr" >/dev/null
+    wrc=$(docker wait "$wctr")
+    docker rm "$wctr" >/dev/null
+    wctr=
   }
   image_bytes() { docker image inspect -f '{{.Size}}' "$1"; }
   lib_bytes() { # the two libraries, copied out of a stopped container
@@ -64,6 +80,19 @@ else
     shift
     buildah run --network none -v "$work:/work" "$c" -- "$@"
   }
+  start_worker() {
+    buildah run --network none "${ctr_of[$image:latest]}" -- /usr/local/bin/qat "$@" >"$work/worker.log" 2>&1 &
+    wpid=$!
+  }
+  worker_log() { cat "$work/worker.log"; }
+  # Chroot isolation keeps the host's network: a second run shares the port.
+  worker_again() { run "$image:latest" /usr/local/bin/qat "$@"; }
+  stop_worker() { # buildah run passes no signal on: SIGTERM to its qat, whose exit code it returns
+    wrc=0
+    kill -TERM $(qat_under "$wpid")
+    wait "$wpid" || wrc=$?
+    wpid=
+  }
   image_bytes() { # the files in the image (`buildah images` rounds this)
     local root
     root=$(buildah mount "${ctr_of[$1]}")
@@ -77,6 +106,13 @@ else
     buildah umount "${ctr_of[$1]}" >/dev/null
   }
 fi
+# qat_under PID: the process named qat among PID's descendants.
+qat_under() {
+  local p
+  for p in $(ps -o pid= --ppid "$1"); do
+    if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = qat ]; then echo "$p"; else qat_under "$p"; fi
+  done
+}
 log "testing $image:latest and $image:convert with $engine"
 t0=$SECONDS
 
@@ -147,6 +183,24 @@ ev, m = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
 print("SavedModel accuracy %.4f, trained model (metrics.json) %.4f" % (ev["accuracy"], m["fake_quant_accuracy"]))
 sys.exit(0 if ev["test_examples"] == 10000 and ev["accuracy"] == m["fake_quant_accuracy"] else 1)
 EOF
+
+step "runtime: qat worker (a one-task cluster, then SIGTERM)"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')
+task=(worker --cluster "worker=localhost:$port" --job worker --task 0)
+start_worker "${task[@]}"
+for _ in $(seq 120); do
+  grep -q '^serving ' <(worker_log) && break
+  sleep 0.5
+done
+worker_log
+grep -qx "serving /job:worker/task:0 at grpc://localhost:$port" <(worker_log) || die "qat worker did not say it serves /job:worker/task:0"
+rc=0
+out=$(worker_again "${task[@]}" 2>&1) || rc=$?
+echo "a second qat worker on port $port: exit code $rc, $(grep -o "port $port is in use" <<<"$out")"
+[ "$rc" = 1 ] && grep -q "port $port is in use" <<<"$out" || die "a second qat worker on port $port: exit code $rc, want 1 and \"port $port is in use\": $out"
+stop_worker # not in a subshell: it waits for its own child
+echo "qat worker: exit code $wrc after SIGTERM"
+[ "$wrc" = 143 ] || die "qat worker exited $wrc after SIGTERM, want 143"
 
 step "convert: qat convert --int8-io"
 s=$SECONDS
