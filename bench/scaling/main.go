@@ -3,8 +3,8 @@
 // on 10 and 25 Gb/s links (the README's "Scaling model"):
 //
 //   - the MNIST QAT CNN of configs/mnist_cnn_qat8.yaml, global batch 64:
-//     its step measured at batches 64, 32 and 21 (the shards of 1, 2 and
-//     3 workers) and fitted with a line;
+//     its step measured at batches 21, 32 and 64 (the shards of 3, 2 and
+//     1 workers), and taken along the lines through those points;
 //   - MobileNetV2 1.0 (ImageNet, 224x224x3, 1000 classes), global batch
 //     256: the zoo's MobileNetV2 of width 1.0 and 1000 classes (Keras's
 //     layers and its 3,538,984 parameters; models.MobileNetV2 keeps only
