@@ -49,10 +49,13 @@ type Builder struct {
 	seed    uint64
 	rng     *rand.Rand
 	vars    map[string]*tfgraph.Variable
-	order   []string
+	made    *[]string // variable names in the order made, shared by replicas
 	params  []Param
 	updates []*tf.Operation
 	initial data.Weights
+	// read lists the variables this Builder has read (a replica's first
+	// read of a trainable variable is its Param).
+	read map[string]bool
 }
 
 // NewBuilder returns a Builder adding to env's graph. init gives initial
@@ -61,8 +64,20 @@ func NewBuilder(env *qat.Env, scheme *qat.Scheme, init data.Weights, seed uint64
 	return &Builder{
 		Env: env, Scheme: scheme, quantizeOutput: true, init: init, seed: seed,
 		rng:  rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
-		vars: map[string]*tfgraph.Variable{}, initial: data.Weights{},
+		vars: map[string]*tfgraph.Variable{}, made: new([]string), initial: data.Weights{}, read: map[string]bool{},
 	}
+}
+
+// Replica returns a Builder for one replica of a data-parallel step,
+// building with env (the replica's scope, device and rendezvous, from
+// qat.Env.Replica): it shares b's variables and initial values, and
+// records as its own Params (and Updates) what the replica reads.
+// Variables are made once, by the first replica to reach them, in the
+// order (and from the random draws) of a single build.
+func (b *Builder) Replica(env *qat.Env) *Builder {
+	c := *b
+	c.Env, c.params, c.updates, c.read = env, nil, nil, map[string]bool{}
+	return &c
 }
 
 // Graph is the graph view layers add to.
@@ -85,8 +100,8 @@ func (b *Builder) Initial() data.Weights { return b.initial }
 // Variables lists the model's variables (not the quantizer ranges) in the
 // order they were made.
 func (b *Builder) Variables() []*tfgraph.Variable {
-	out := make([]*tfgraph.Variable, 0, len(b.order))
-	for _, n := range b.order {
+	out := make([]*tfgraph.Variable, 0, len(*b.made))
+	for _, n := range *b.made {
 		out = append(out, b.vars[n])
 	}
 	return out
@@ -118,13 +133,14 @@ func (b *Builder) variable(s *tfgraph.Graph, name string, shape []int64, init tf
 		}
 		v = s.NewVariable(name, t)
 		b.vars[full] = v
-		b.order = append(b.order, full)
+		*b.made = append(*b.made, full)
 		b.initial[full] = data.Array{Shape: append([]int64(nil), shape...), Data: vals}
 	}
 	read := v.Read(s, name+"/read")
-	if !ok && trainable {
+	if !b.read[full] && trainable {
 		b.params = append(b.params, Param{Var: v, Value: read})
 	}
+	b.read[full] = true
 	return read
 }
 

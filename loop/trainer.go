@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/layers"
@@ -40,6 +41,9 @@ type Config struct {
 	// cross-entropy on one-hot labels. The data's y must have the form
 	// Loss.Labels() (class ids [N] for sparse_categorical_crossentropy).
 	Loss models.Loss
+	// Parallel, when set, trains on a cluster (Session.Target), one
+	// replica per worker; nil trains in this process.
+	Parallel *DataParallel
 }
 
 // DefaultConfig is the article's setup: Adam(learning_rate=0.01), one
@@ -156,8 +160,21 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 		batch = int64(cfg.BatchSize)
 		t.batch = cfg.BatchSize
 	}
-	g := tfgraph.NewGraph()
-	t.graph = g
+	if p := cfg.Parallel; p != nil {
+		if err := p.Validate(batch); err != nil {
+			return nil, err
+		}
+		if err := p.checkModel(m); err != nil {
+			return nil, err
+		}
+	}
+	t.graph = tfgraph.NewGraph()
+	g := t.graph // where the step's ops go: on the chief in a cluster
+	var pl *placer
+	if p := cfg.Parallel; p != nil {
+		pl = newPlacer(p.Variables)
+		g = g.WithDevice(p.Chief).PlaceVariables("", pl.place)
+	}
 	t.x = g.Placeholder("x", tf.Float, append([]int64{batch}, m.Input...))
 	t.y = g.Placeholder("y", tf.Float, t.labels.Shape(batch, m.Classes()))
 	if t.batches != nil {
@@ -174,22 +191,31 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 		env.Schedule = m.Scheme.Schedule
 	}
 	b := layers.NewBuilder(env, m.Scheme, init, cfg.Seed)
-	built, err := m.Build(b, t.x)
-	if err != nil {
-		return nil, err
+	if cfg.Parallel != nil {
+		r, err := cfg.Parallel.buildReplicas(g, pl, env, b, m, t.x, t.y, cfg)
+		if err != nil {
+			return nil, err
+		}
+		inc := step.AssignAdd(g.WithDevice(cfg.Parallel.updateDevice()).WithControlDependencies(r.train), "global_step/increment", g.Const("one", int64(1)))
+		t.loss, t.train, t.params, t.correct = r.loss, g.Group("train_step", inc), r.params, r.correct
+	} else {
+		built, err := m.Build(b, t.x)
+		if err != nil {
+			return nil, err
+		}
+		loss, err := cfg.Loss.Build(g, built.Logits, t.y)
+		if err != nil {
+			return nil, err
+		}
+		train, err := Minimize(g, loss, built.Params, cfg.Optimizer, cfg.Gradients)
+		if err != nil {
+			return nil, err
+		}
+		deps := append([]*tf.Operation{train}, built.Updates...)
+		inc := step.AssignAdd(g.WithControlDependencies(deps...), "global_step/increment", g.Const("one", int64(1)))
+		t.loss, t.train, t.params = loss, g.Group("train_step", inc), built.Params
+		t.correct = correctCount(g.Scope("accuracy"), built.Logits, t.y, t.labels)
 	}
-	loss, err := cfg.Loss.Build(g, built.Logits, t.y)
-	if err != nil {
-		return nil, err
-	}
-	train, err := Minimize(g, loss, built.Params, cfg.Optimizer, cfg.Gradients)
-	if err != nil {
-		return nil, err
-	}
-	deps := append([]*tf.Operation{train}, built.Updates...)
-	inc := step.AssignAdd(g.WithControlDependencies(deps...), "global_step/increment", g.Const("one", int64(1)))
-	t.loss, t.train, t.params = loss, g.Group("train_step", inc), built.Params
-	t.correct = correctCount(g.Scope("accuracy"), built.Logits, t.y, t.labels)
 	t.lr = learningRateNow(g.Scope("learning_rate_now"), step, cfg.Optimizer)
 
 	// The inference graph: same variables, ranges only read.
@@ -408,12 +434,28 @@ func (t *Trainer) subset(names map[string]bool) (data.Weights, error) {
 	return w, nil
 }
 
-// Close releases the session; later calls return errors.
+// Close releases the session; later calls return errors. On a cluster,
+// TensorFlow's close waits for every task the session used, so a task
+// that died keeps it waiting: Close gives up after ClusterCloseWait and
+// says so, leaving the session to close in the background.
 func (t *Trainer) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ahead != nil {
 		t.ahead.wait()
 	}
-	return t.session.Close()
+	if t.sessionConfig.Target == "" {
+		return t.session.Close()
+	}
+	done := make(chan error, 1)
+	go func() { done <- t.session.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(ClusterCloseWait):
+		return fmt.Errorf("close the session on %s: no answer in %v (a task of the cluster is down?); it closes in the background", t.sessionConfig.Target, ClusterCloseWait)
+	}
 }
+
+// ClusterCloseWait is how long Close waits for a cluster session to close.
+const ClusterCloseWait = 10 * time.Second

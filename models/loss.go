@@ -98,12 +98,48 @@ func (l Loss) Build(g *tfgraph.Graph, logits, labels tf.Output) (tf.Output, erro
 		return tf.Output{}, fmt.Errorf("loss: logits shape %v must have a static batch size", ld)
 	}
 	s := g.Scope(l.name())
-	values := l.values(s, logits, labels, ld[1])
-	loss := s.DivNoNan("div_no_nan", s.Sum("Sum", values, []int32{0}, false), s.Scalar("batch_size", float32(ld[0])))
+	loss := reduce(s, l.values(s, logits, labels, ld[1]), ld[0])
 	if err := g.Err(); err != nil {
 		return tf.Output{}, fmt.Errorf("loss %s: %w", l.name(), err)
 	}
 	return loss, nil
+}
+
+// reduce is Keras's sum_over_batch_size: the sum of the per-example
+// losses over the batch size.
+func reduce(s *tfgraph.Graph, values tf.Output, batch int64) tf.Output {
+	return s.DivNoNan("div_no_nan", s.Sum("Sum", values, []int32{0}, false), s.Scalar("batch_size", float32(batch)))
+}
+
+// Reduce adds the loss of a batch from its per-example losses values
+// (static batch size), with the ops of Build: the loss a data-parallel
+// step reports from its replicas' Values, equal to one process's.
+func (l Loss) Reduce(g *tfgraph.Graph, values tf.Output) (tf.Output, error) {
+	d, err := tfgraph.ShapeOf(values)
+	if err != nil || len(d) != 1 || d[0] < 0 {
+		return tf.Output{}, fmt.Errorf("loss %s: per-example losses must be a vector of static size (%v, %v)", l.name(), d, err)
+	}
+	return reduce(g.Scope(l.name()), values, d[0]), nil
+}
+
+// Shard adds the part of the loss of a global batch of batch rows that
+// falls on one data-parallel replica's shard (logits and labels): the sum
+// of the shard's per-example losses over the global batch size. Its
+// gradients are the global loss's for the shard's rows, op for op as in
+// one process, so the replicas' gradients add up to the global one.
+// values are the shard's per-example losses.
+func (l Loss) Shard(g *tfgraph.Graph, logits, labels tf.Output, batch int64) (loss, values tf.Output, err error) {
+	if _, err := l.check(logits, labels); err != nil {
+		return tf.Output{}, tf.Output{}, err
+	}
+	if values, err = l.Values(g, logits, labels); err != nil {
+		return tf.Output{}, tf.Output{}, err
+	}
+	loss = reduce(g.Scope(l.name()+"_shard"), values, batch)
+	if err := g.Err(); err != nil {
+		return tf.Output{}, tf.Output{}, fmt.Errorf("loss %s: %w", l.name(), err)
+	}
+	return loss, values, nil
 }
 
 // Values adds the per-example losses [batch] of logits against labels,

@@ -29,6 +29,8 @@ type Env struct {
 
 	rec  *record
 	root string // the graph prefix NewEnv was given, left out of names
+	// replicas joins the replicas of a data-parallel step (nil: one process).
+	replicas Rendezvous
 }
 
 // record is the part of an Env shared by all its scoped copies.

@@ -41,11 +41,14 @@ func (q LastValue) Apply(e *Env, name string, x tf.Output) tf.Output {
 	if !e.check(name, q) {
 		return tf.Output{}
 	}
-	s, lo, hi, rmin, rmax, done := e.batchRanges(name, "_LastValueQuant", x, q.PerChannel, q.Symmetric, q.NumBits, q.NarrowRange)
+	s, lo, hi, bmin, bmax, done := e.batchRanges(name, "_LastValueQuant", x, q.PerChannel, q.Symmetric, q.NumBits, q.NarrowRange)
 	if done != (tf.Output{}) {
 		return done
 	}
-	minv, maxv := e.store(s, lo, hi, rmin, rmax, "Last")
+	minv, maxv := e.update(s, bmin, bmax, func(u *tfgraph.Graph, bmin, bmax tf.Output) (tf.Output, tf.Output) {
+		rmin, rmax := clipRange(u, bmin, bmax, q.Symmetric, q.NumBits, q.NarrowRange)
+		return e.store(u, lo, hi, rmin, rmax, "Last")
+	})
 	return e.delayed(s, fakeQuant(s, x, minv, maxv, q.PerChannel, q.NumBits, q.NarrowRange), x)
 }
 
@@ -82,13 +85,16 @@ func (q MovingAverage) Apply(e *Env, name string, x tf.Output) tf.Output {
 	if !e.check(name, q) {
 		return tf.Output{}
 	}
-	s, lo, hi, rmin, rmax, done := e.batchRanges(name, "_MovingAvgQuantize", x, q.PerChannel, q.Symmetric, q.NumBits, q.NarrowRange)
+	s, lo, hi, bmin, bmax, done := e.batchRanges(name, "_MovingAvgQuantize", x, q.PerChannel, q.Symmetric, q.NumBits, q.NarrowRange)
 	if done != (tf.Output{}) {
 		return done
 	}
-	on := e.rangesActive(s)
-	y := fakeQuant(s, x, emaRead(s, lo, "AssignMinEma", rmin, q.Decay, on), emaRead(s, hi, "AssignMaxEma", rmax, q.Decay, on),
-		q.PerChannel, q.NumBits, q.NarrowRange)
+	minv, maxv := e.update(s, bmin, bmax, func(u *tfgraph.Graph, bmin, bmax tf.Output) (tf.Output, tf.Output) {
+		rmin, rmax := clipRange(u, bmin, bmax, q.Symmetric, q.NumBits, q.NarrowRange)
+		on := e.rangesActive(u)
+		return emaRead(u, lo, "AssignMinEma", rmin, q.Decay, on), emaRead(u, hi, "AssignMaxEma", rmax, q.Decay, on)
+	})
+	y := fakeQuant(s, x, minv, maxv, q.PerChannel, q.NumBits, q.NarrowRange)
 	return e.delayed(s, y, x)
 }
 
@@ -113,19 +119,27 @@ func (q AllValues) Apply(e *Env, name string, x tf.Output) tf.Output {
 	if !e.Training && !e.Calibrate {
 		return fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), false, q.NumBits, q.NarrowRange)
 	}
-	bmin, bmax := batchRange(s, x, false)
-	if q.Symmetric {
-		r := s.Scalar("min_max_ratio", symmetricRatio(q.NumBits, q.NarrowRange))
-		bmin = s.Minimum("Minimum_sym", bmin, s.RealDiv("truediv", bmax, r))
-		bmax = s.Maximum("Maximum_sym", bmax, s.Mul("mul", bmin, r))
+	widen := func(u *tfgraph.Graph, bmin, bmax tf.Output) (tf.Output, tf.Output) {
+		if q.Symmetric {
+			r := u.Scalar("min_max_ratio", symmetricRatio(q.NumBits, q.NarrowRange))
+			bmin = u.Minimum("Minimum_sym", bmin, u.RealDiv("truediv", bmax, r))
+			bmax = u.Maximum("Maximum_sym", bmax, u.Mul("mul", bmin, r))
+		}
+		return bmin, bmax
 	}
-	zero := s.Scalar("zero", 0)
-	rmin := s.Minimum("Minimum_1", s.Minimum("Minimum", lo.Read(s, "min"), bmin), zero)
-	rmax := s.Maximum("Maximum_1", s.Maximum("Maximum", hi.Read(s, "max"), bmax), zero)
+	bmin, bmax := batchRange(s, x, false)
 	if e.Calibrate {
+		bmin, bmax = widen(s, bmin, bmax)
+		zero := s.Scalar("zero", 0)
 		return e.observe(x, lo, hi, s.Minimum("cal_min", bmin, zero), s.Maximum("cal_max", bmax, zero))
 	}
-	minv, maxv := e.store(s, lo, hi, rmin, rmax, "AllValue")
+	minv, maxv := e.update(s, bmin, bmax, func(u *tfgraph.Graph, bmin, bmax tf.Output) (tf.Output, tf.Output) {
+		bmin, bmax = widen(u, bmin, bmax)
+		zero := u.Scalar("zero", 0)
+		rmin := u.Minimum("Minimum_1", u.Minimum("Minimum", lo.Read(u, "min"), bmin), zero)
+		rmax := u.Maximum("Maximum_1", u.Maximum("Maximum", hi.Read(u, "max"), bmax), zero)
+		return e.store(u, lo, hi, rmin, rmax, "AllValue")
+	})
 	return e.delayed(s, fakeQuant(s, x, minv, maxv, false, q.NumBits, q.NarrowRange), x)
 }
 
@@ -145,6 +159,9 @@ func (q Learnable) Validate() error { return ValidateBits(q.NumBits) }
 // Apply implements Quantizer: trainable variables <name>_min and <name>_max.
 func (q Learnable) Apply(e *Env, name string, x tf.Output) tf.Output {
 	if !e.check(name, q) {
+		return tf.Output{}
+	}
+	if e.Training && e.replicated(name, "learnable") {
 		return tf.Output{}
 	}
 	shape := rangeShape(e.Graph, x, q.PerChannel)

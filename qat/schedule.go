@@ -95,21 +95,21 @@ func (e *Env) store(s *tfgraph.Graph, lo, hi *tfgraph.Variable, min, max tf.Outp
 
 // batchRanges is the part LastValue and MovingAverage share: it makes the
 // range variables <name>_min and <name>_max (from [InitMin, InitMax]) and
-// the op scope name+kind, and returns the batch's clipped range. In an
-// inference or calibration graph the quantizer is finished there, and done
-// is its output.
+// the op scope name+kind, and returns the batch's range (not yet widened
+// by clipRange). In an inference or calibration graph the quantizer is
+// finished there, and done is its output.
 func (e *Env) batchRanges(name, kind string, x tf.Output, perChannel, symmetric bool, numBits int, narrow bool) (
-	s *tfgraph.Graph, lo, hi *tfgraph.Variable, rmin, rmax, done tf.Output) {
+	s *tfgraph.Graph, lo, hi *tfgraph.Variable, bmin, bmax, done tf.Output) {
 	shape := rangeShape(e.Graph, x, perChannel)
 	lo, hi = e.rangeVar(name+"_min", shape, InitMin), e.rangeVar(name+"_max", shape, InitMax)
 	s = e.Graph.Scope(name + kind)
 	if !e.Training && !e.Calibrate {
-		return s, lo, hi, rmin, rmax, fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), perChannel, numBits, narrow)
+		return s, lo, hi, bmin, bmax, fakeQuant(s, x, lo.Read(s, "min"), hi.Read(s, "max"), perChannel, numBits, narrow)
 	}
-	bmin, bmax := batchRange(s, x, perChannel)
-	rmin, rmax = clipRange(s, bmin, bmax, symmetric, numBits, narrow)
+	bmin, bmax = batchRange(s, x, perChannel)
 	if e.Calibrate {
+		rmin, rmax := clipRange(s, bmin, bmax, symmetric, numBits, narrow)
 		done = e.observe(x, lo, hi, rmin, rmax)
 	}
-	return s, lo, hi, rmin, rmax, done
+	return s, lo, hi, bmin, bmax, done
 }

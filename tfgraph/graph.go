@@ -43,6 +43,7 @@ type Graph struct {
 	prefix string
 	ctrl   []*tf.Operation
 	device string
+	home   *varHome
 }
 
 // NewGraph returns an empty graph.
@@ -73,7 +74,7 @@ func (g *Graph) SetErr(err error) {
 
 // Scope returns a view whose new ops are named under name/.
 func (g *Graph) Scope(name string) *Graph {
-	return &Graph{st: g.st, prefix: g.uniqueName(name) + "/", ctrl: g.ctrl, device: g.device}
+	return &Graph{st: g.st, prefix: g.uniqueName(name) + "/", ctrl: g.ctrl, device: g.device, home: g.home}
 }
 
 // WithDevice returns a view whose new ops are placed on device, e.g.
@@ -81,7 +82,7 @@ func (g *Graph) Scope(name string) *Graph {
 // does in Python; "" leaves placement to TensorFlow. It is how the ops
 // of one graph are spread over the tasks of a cluster.
 func (g *Graph) WithDevice(device string) *Graph {
-	return &Graph{st: g.st, prefix: g.prefix, ctrl: g.ctrl, device: device}
+	return &Graph{st: g.st, prefix: g.prefix, ctrl: g.ctrl, device: device, home: g.home}
 }
 
 // Device returns the device the view places new ops on ("" for none).
@@ -90,7 +91,7 @@ func (g *Graph) Device() string { return g.device }
 // WithControlDependencies returns a view whose new ops run after ops.
 func (g *Graph) WithControlDependencies(ops ...*tf.Operation) *Graph {
 	ctrl := append(append([]*tf.Operation(nil), g.ctrl...), ops...)
-	return &Graph{st: g.st, prefix: g.prefix, ctrl: ctrl, device: g.device}
+	return &Graph{st: g.st, prefix: g.prefix, ctrl: ctrl, device: g.device, home: g.home}
 }
 
 // Node returns the recorded node for an op, or nil if the op was not added

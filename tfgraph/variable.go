@@ -29,11 +29,11 @@ type Variable struct {
 // The variable and its initializer ignore the view's control dependencies:
 // initialisation must not wait on anything.
 func (g *Graph) NewVariable(name string, init *tf.Tensor) *Variable {
-	g = &Graph{st: g.st, prefix: g.prefix, device: g.device}
+	shape := init.Shape()
+	g = g.variableView(name, byteSize(init))
 	if g.st.err != nil {
 		return &Variable{Name: name, g: g}
 	}
-	shape := init.Shape()
 	h := g.Op("VarHandleOp", name, nil, map[string]any{
 		"dtype": init.DataType(), "shape": tf.MakeShape(shape...), "shared_name": g.prefix + name,
 	})
@@ -212,4 +212,15 @@ func Value(t *tf.Tensor) any {
 	v := t.Value()
 	runtime.KeepAlive(t)
 	return v
+}
+
+// byteSize is the size of t's values in bytes (8 per element for 64-bit
+// types, else 4: what variables here hold).
+func byteSize(t *tf.Tensor) int64 {
+	n, _ := numElements(t.Shape())
+	switch t.DataType() {
+	case tf.Int64, tf.Double, tf.Uint64:
+		return 8 * int64(n)
+	}
+	return 4 * int64(n)
 }

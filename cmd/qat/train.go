@@ -61,6 +61,13 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	lc.Seed, lc.DataSeed, lc.BatchSize, lc.Loss = cfg.Seed, cfg.Seed, cfg.BatchSize, cfg.Loss
 	lc.Session = tfgraph.SessionConfig{IntraOpThreads: f.threads, InterOpThreads: tfgraph.InlineOps, Numerics: cfg.Numerics}
 	cfg.Steps = steps
+	parallel, err := f.cluster.dataParallel(c, &lc)
+	if err != nil {
+		return err
+	}
+	if parallel != "" {
+		fmt.Fprintln(stderr, parallel)
+	}
 	if cfg.CalibrationBatches > 0 {
 		if lc.Ranges, err = calibrate(m, data, init, cfg, lc); err != nil {
 			return err
@@ -176,6 +183,8 @@ func train(c *cobra.Command, f *trainFlags) (err error) {
 	switch {
 	case errors.As(runErr, &nan):
 		return files.stopped(nan, start)
+	case runErr != nil && ctx.Err() == nil && lc.Parallel != nil:
+		return fmt.Errorf("data-parallel training stopped: %w\nthe newest checkpoint in %s is whole: bring the task back and continue with --resume", runErr, files.ckpts)
 	case runErr != nil && ctx.Err() == nil:
 		return runErr
 	}

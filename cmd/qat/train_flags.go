@@ -25,6 +25,7 @@ type trainFlags struct {
 	scale                   string
 	validationSplit         float64
 	validationData          string
+	cluster                 clusterFlags
 }
 
 func newTrain() *cobra.Command {
@@ -92,6 +93,7 @@ up to and including the NaN step, unless no step of this command succeeded.`,
 	fl.StringVar(&f.numerics, "numerics", "", "whose bits to reproduce: `graph` (tf.function, Keras fit; faster) or eager (eager TensorFlow); default: the config's numerics, graph for configs and eager for --example")
 	fl.Float64Var(&f.validationSplit, "validation-split", 0, "hold out the last `fraction` (in (0, 1)) of the training data for validation, as Keras's validation_split (replaces the config's validation)")
 	fl.StringVar(&f.validationData, "validation-data", "", "validate on this .npz `file` (x, one-hot y) at the end of every epoch (replaces the config's validation)")
+	f.cluster.add(c)
 	fl.IntVar(&f.logEvery, "log-every", 10, "every `N` steps: write TensorBoard summaries to DIR/logs/train, sample the quantizer ranges into DIR/ranges.csv and, when stderr is not a terminal, print the loss, steps/s and ETA")
 	return c
 }
