@@ -197,7 +197,13 @@ func (p *DataParallel) buildReplicas(root *tfgraph.Graph, pl *placer, env *qat.E
 		return nil, err
 	}
 	out := &replicated{train: train, params: params}
-	values := root.Op1("ConcatV2", "loss_values", []any{losses, root.Const("axis", int32(0))}, nil)
+	values := losses[0] // ConcatV2 takes two or more
+	if n > 1 {
+		values = root.Op1("ConcatV2", "loss_values", []any{losses, root.Const("axis", int32(0))}, nil)
+	}
+	if err := root.Err(); err != nil {
+		return nil, err
+	}
 	if out.loss, err = cfg.Loss.Reduce(root, values); err != nil {
 		return nil, err
 	}
