@@ -15,7 +15,7 @@
 //
 // Both train with the scheme's 8-bit QAT and Adam, one thread, graph
 // numerics. The bytes a worker reads and writes a step are the model's
-// trainable weights (float32); the barriers are its activation quantizers
+// trainable weights (float32); the barriers are its quantizers
 // and batch norms (a cross-replica min/max or moments each).
 //
 //	go run ./bench/scaling [-steps 30] [-round-trip 200us]
@@ -202,7 +202,8 @@ func measure(p *profile, m models.Model, ds data.Dataset, init data.Weights, opt
 
 // weightsAndBarriers returns the bytes of the trained model's trainable
 // weights (not batch norms' moving statistics) and its barriers: one per
-// activation quantizer (a range not of a layer's kernel) and batch norm.
+// quantizer (every range joins the replicas' rendezvous in
+// loop.DataParallel, the weights' too) and batch norm.
 func weightsAndBarriers(m models.Model, tr *loop.Trainer) (int64, int, error) {
 	w, err := tr.Weights()
 	if err != nil {
@@ -220,7 +221,7 @@ func weightsAndBarriers(m models.Model, tr *loop.Trainer) (int64, int, error) {
 	}
 	barriers := 0
 	for name := range r {
-		if strings.HasSuffix(name, "_min") && !strings.Contains(name, "kernel") {
+		if strings.HasSuffix(name, "_min") {
 			barriers++
 		}
 	}
