@@ -71,7 +71,17 @@ Everything is checked before anything is written: a command that fails
 (bad flags, config, data, a checkpoint of another model or data) leaves
 DIR as it was. A step whose loss is NaN or infinite stops the run; DIR then
 holds the state after the step before (checkpoint, weights) and losses.csv
-up to and including the NaN step, unless no step of this command succeeded.`,
+up to and including the NaN step, unless no step of this command succeeded.
+
+On a TensorFlow cluster (TF_CONFIG with "task": {"type": "chief"}, or
+--cluster, --job chief and --task 0), qat train is the chief of
+synchronous data-parallel training: it starts its task's server, puts the
+variables on the ps tasks (or on itself when there are none) and runs one
+replica on each worker task (started with qat worker) on its share of
+batch_size, which must divide evenly. Quantizer ranges are updated from
+the whole global batch, as in one process. If a task dies, the run stops
+with an error naming it and keeps its newest checkpoint: start the task
+again and continue with --resume.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return train(c, f) },
 	}
