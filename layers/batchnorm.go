@@ -123,7 +123,9 @@ func (n BatchNorm) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	decay, eps := n.params()
 	v := n.variables(b, s, in[len(in)-1])
 	var y tf.Output
-	if len(in) == 3 && !n.NonFused {
+	if b.Env.Training && b.Env.Replicated() {
+		y = n.synced(b, s, x, v, decay, eps, len(in) == 3 && !n.NonFused)
+	} else if len(in) == 3 && !n.NonFused {
 		y = n.fused(b, s, x, v, decay, eps)
 	} else {
 		y = n.unfused(b, s, x, v, decay, eps, len(in)+1)
@@ -172,15 +174,20 @@ func (n BatchNorm) unfused(b *Builder, s *tfgraph.Graph, x tf.Output, v bnVars, 
 	if b.Env.Training {
 		mean, variance = moments(s, x, rank)
 	}
-	bn := s.Scope("batchnorm")
-	inv := bn.Mul("mul", bn.Rsqrt("Rsqrt", bn.AddV2("add", variance, bn.Scalar("epsilon", eps))), v.gamma)
-	y := bn.AddV2("add_1", bn.Mul("mul_1", x, inv), bn.Sub("sub", v.beta, bn.Mul("mul_2", mean, inv)))
-	y = b.output(s, n.Name, y)
+	y := b.output(s, n.Name, normalize(s, x, mean, variance, v, eps))
 	if b.Env.Training && s.Err() == nil {
 		b.updateMoving(s, v.movingMean, "moving_mean", mean, decay, tf.Output{}, y)
 		b.updateMoving(s, v.movingVar, "moving_variance", variance, decay, tf.Output{}, y)
 	}
 	return y
+}
+
+// normalize is tf.nn.batch_normalization's formula, as Keras names its
+// ops: x * inv + (beta - mean * inv), inv = gamma / sqrt(variance + eps).
+func normalize(s *tfgraph.Graph, x, mean, variance tf.Output, v bnVars, eps float32) tf.Output {
+	bn := s.Scope("batchnorm")
+	inv := bn.Mul("mul", bn.Rsqrt("Rsqrt", bn.AddV2("add", variance, bn.Scalar("epsilon", eps))), v.gamma)
+	return bn.AddV2("add_1", bn.Mul("mul_1", x, inv), bn.Sub("sub", v.beta, bn.Mul("mul_2", mean, inv)))
 }
 
 // FoldedConvBN is a Conv2D (without bias) and the BatchNorm after it,
@@ -225,6 +232,9 @@ func (f FoldedConvBN) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	in, err := inputShape(f, x)
 	if err != nil {
 		return tf.Output{}, err
+	}
+	if b.Env.Training && b.Env.Replicated() {
+		return tf.Output{}, fmt.Errorf("layer %s+%s: a convolution folded with batch norm is not supported in data-parallel training yet (its batch moments would be per replica)", f.Conv.Name, f.BN.Name)
 	}
 	c := f.Conv
 	g := b.Graph()

@@ -23,8 +23,13 @@ import (
 // from the chief, whose session target (SessionConfig.Target) is a server
 // of the cluster.
 //
-// Batch normalization, dropout and learnable ranges have no data-parallel
-// form yet; a model with them is refused.
+// A batch norm normalizes with the global batch's moments (each replica's
+// partial sums added on the variables' device, as Keras's
+// SyncBatchNormalization) and updates its moving statistics once; the
+// gradients are those of the global batch's loss, each gradient op on its
+// forward op's device. Dropout, learnable ranges and batch norms folded
+// into convolutions have no data-parallel form yet; a model with them is
+// refused.
 type DataParallel struct {
 	// Workers are the replicas' devices, e.g. "/job:worker/task:0", in
 	// the order they take the global batch's rows: replica i gets rows
@@ -60,8 +65,6 @@ func (p *DataParallel) Validate(batch int64) error {
 func (p *DataParallel) checkModel(m models.Model) error {
 	for _, l := range m.Layers {
 		switch l.(type) {
-		case layers.BatchNorm:
-			return fmt.Errorf("data parallel: layer %s: batch normalization is not supported in data-parallel training yet (its batch moments would be per replica)", l.LayerName())
 		case layers.Dropout:
 			return fmt.Errorf("data parallel: layer %s: dropout is not supported in data-parallel training yet (its masks would differ from one process's)", l.LayerName())
 		}
@@ -106,6 +109,7 @@ func (p *DataParallel) updateDevice() string {
 type replicated struct {
 	loss, correct tf.Output
 	train         *tf.Operation
+	updates       []*tf.Operation // batch norms' moving statistics, once
 	params        []layers.Param
 }
 
@@ -158,27 +162,39 @@ func (p *DataParallel) buildReplicas(root *tfgraph.Graph, pl *placer, env *qat.E
 	if reg == nil {
 		reg = tfgraph.DefaultRegistry()
 	}
-	var losses, corrects []tf.Output
-	grads := make([][]tf.Output, n)
+	// The replicas' losses are one loss, the global batch's: with batch
+	// norms' global moments each replica's rows reach every replica's
+	// loss. So the gradients are those of the sum of the losses with
+	// respect to every replica's reads of the variables, each gradient op
+	// on its forward op's device.
+	var losses, corrects, shardLosses, reads []tf.Output
+	var updates []*tf.Operation
 	for i, bi := range builds {
-		if len(bi.Updates) > 0 {
-			return nil, errors.New("data parallel: the model has update ops (batch-norm statistics) that data-parallel training does not support yet")
-		}
+		updates = append(updates, bi.Updates...)
 		loss, values, err := cfg.Loss.Shard(views[i], bi.Logits, ys[i], xDims[0])
 		if err != nil {
 			return nil, err
 		}
-		xsi := make([]tf.Output, len(bi.Params))
-		for j, pr := range bi.Params {
-			xsi[j] = pr.Value
+		if len(bi.Params) != len(builds[0].Params) {
+			return nil, fmt.Errorf("data parallel: replica %d reads %d trainable variables, replica 0 %d", i, len(bi.Params), len(builds[0].Params))
 		}
-		if grads[i], err = views[i].Gradients(reg, []tf.Output{loss}, xsi, nil); err != nil {
-			return nil, fmt.Errorf("replica %d: %w", i, err)
+		for _, pr := range bi.Params {
+			reads = append(reads, pr.Value)
 		}
+		shardLosses = append(shardLosses, loss)
 		losses = append(losses, values)
 		if c := correctCount(views[i].Scope("accuracy"), bi.Logits, ys[i], cfg.Loss.Labels()); c.Op != nil {
 			corrects = append(corrects, c)
 		}
+	}
+	all, err := root.GradientsColocated(reg, shardLosses, reads, nil)
+	if err != nil {
+		return nil, fmt.Errorf("data parallel: %w", err)
+	}
+	grads := make([][]tf.Output, n)
+	for i := range n {
+		k := len(builds[0].Params)
+		grads[i] = all[i*k : (i+1)*k]
 	}
 	params := builds[0].Params
 	vars := make([]*tfgraph.Variable, len(params))
@@ -196,7 +212,7 @@ func (p *DataParallel) buildReplicas(root *tfgraph.Graph, pl *placer, env *qat.E
 	if err != nil {
 		return nil, err
 	}
-	out := &replicated{train: train, params: params}
+	out := &replicated{train: train, updates: updates, params: params}
 	values := losses[0] // ConcatV2 takes two or more
 	if n > 1 {
 		values = root.Op1("ConcatV2", "loss_values", []any{losses, root.Const("axis", int32(0))}, nil)

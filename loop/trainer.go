@@ -196,7 +196,7 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 		if err != nil {
 			return nil, err
 		}
-		inc := step.AssignAdd(g.WithDevice(cfg.Parallel.updateDevice()).WithControlDependencies(r.train), "global_step/increment", g.Const("one", int64(1)))
+		inc := step.AssignAdd(g.WithDevice(cfg.Parallel.updateDevice()).WithControlDependencies(append([]*tf.Operation{r.train}, r.updates...)...), "global_step/increment", g.Const("one", int64(1)))
 		t.loss, t.train, t.params, t.correct = r.loss, g.Group("train_step", inc), r.params, r.correct
 	} else {
 		built, err := m.Build(b, t.x)

@@ -22,7 +22,21 @@ type Rendezvous interface {
 	// shared by the replicas, with the combined min and max. On failure it
 	// records an error in the graph and returns zero Outputs.
 	Join(scope string, bmin, bmax tf.Output, update RangeUpdate) (lo, hi tf.Output)
+	// Sum is called by every replica at the same point of a layer that
+	// needs a statistic of the global batch (a batch norm's moments), in
+	// build order, with the op scope relative to the replica's root and
+	// the replica's partial sum x (all replicas' of one shape). It returns
+	// once every replica has joined, with what combine returned: combine
+	// is called once, in a view of the scope shared by the replicas, with
+	// the sum of the replicas' x (AddN, in replica order) and the number
+	// of replicas. On failure it records an error in the graph and
+	// returns the zero Output.
+	Sum(scope string, x tf.Output, combine SumCombine) tf.Output
 }
+
+// SumCombine builds, in g, what the replicas take from the sum of their
+// partial sums over n replicas (e.g. a global mean: sum / (n * rows)).
+type SumCombine func(g *tfgraph.Graph, sum tf.Output, n int) tf.Output
 
 // RangeUpdate builds a quantizer's range update in g from the batch range
 // [bmin, bmax] and returns the reads of the updated min and max that the
@@ -45,8 +59,26 @@ func (e *Env) update(s *tfgraph.Graph, bmin, bmax tf.Output, fn RangeUpdate) (tf
 	if e.replicas == nil {
 		return fn(s, bmin, bmax)
 	}
-	scope := strings.TrimSuffix(strings.TrimPrefix(s.FullName(""), e.root), "/")
-	return e.replicas.Join(scope, bmin, bmax, fn)
+	return e.replicas.Join(e.relative(s), bmin, bmax, fn)
+}
+
+// Replicated reports whether e builds one replica of a data-parallel
+// step (Replica), whose layers combine global-batch statistics with Sum.
+func (e *Env) Replicated() bool { return e.replicas != nil }
+
+// Sum returns what combine builds, once for all replicas, from the sum
+// over the replicas of x, a partial sum built in s (see Rendezvous.Sum).
+// Outside a data-parallel step it is combine(s, x, 1).
+func (e *Env) Sum(s *tfgraph.Graph, x tf.Output, combine SumCombine) tf.Output {
+	if e.replicas == nil {
+		return combine(s, x, 1)
+	}
+	return e.replicas.Sum(e.relative(s), x, combine)
+}
+
+// relative is s's op scope without the replica's root.
+func (e *Env) relative(s *tfgraph.Graph) string {
+	return strings.TrimSuffix(strings.TrimPrefix(s.FullName(""), e.root), "/")
 }
 
 // replicated reports (and records as the graph's error) that quantizer

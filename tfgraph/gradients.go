@@ -101,6 +101,29 @@ func DefaultRegistry() *Registry {
 // when its last consumer is done, in that consumer's input order), so the
 // parts of a gradient are summed in the tape's order too.
 func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, error) {
+	return g.gradients(reg, ys, xs, dys, false)
+}
+
+// GradientsColocated is Gradients with each op's gradient ops placed on
+// the device of the op (as TF1's colocate_gradients_with_ops), whatever
+// g's device: the gradient of a model whose parts run on several devices
+// (the replicas of a data-parallel step on their workers, what they share
+// on the parameter servers) then runs where its forward pass did. The
+// upstream ones for ys go on ys' devices, the sum of an x's gradient parts
+// on x's device.
+func (g *Graph) GradientsColocated(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, error) {
+	return g.gradients(reg, ys, xs, dys, true)
+}
+
+// gradients is Gradients, with each op's gradient on the op's device if
+// colocate.
+func (g *Graph) gradients(reg *Registry, ys, xs, dys []tf.Output, colocate bool) ([]tf.Output, error) {
+	at := func(v *Graph, o *tf.Operation) *Graph {
+		if colocate {
+			return v.WithDevice(o.Device())
+		}
+		return v
+	}
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
@@ -170,7 +193,7 @@ func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, 
 		if dys != nil {
 			dy = dys[i]
 		} else {
-			dy = g.onesLike(y)
+			dy = at(g, y.Op).onesLike(y)
 		}
 		grads[y] = append(grads[y], dy)
 	}
@@ -195,7 +218,7 @@ func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, 
 			}
 		}
 		if needs {
-			dxs, err := g.opGradient(gs, reg, node, grads, parent)
+			dxs, err := g.opGradient(at(gs, node.Op), reg, node, grads, parent)
 			if err != nil {
 				return nil, err
 			}
@@ -221,7 +244,7 @@ func (g *Graph) Gradients(reg *Registry, ys, xs, dys []tf.Output) ([]tf.Output, 
 	}
 	out := make([]tf.Output, len(xs))
 	for i, x := range xs {
-		out[i] = gs.sumGrads(x, grads[x])
+		out[i] = at(gs, x.Op).sumGrads(x, grads[x])
 	}
 	if err := g.Err(); err != nil {
 		return nil, fmt.Errorf("gradients: %w", err)
