@@ -1,6 +1,8 @@
 package tfgraph_test
 
 import (
+	"fmt"
+	"log"
 	"strings"
 	"testing"
 
@@ -53,4 +55,30 @@ func TestGradientsColocated(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The gradient of a square on one device, summed on another: each
+// gradient op runs where its forward op does.
+func ExampleGraph_GradientsColocated() {
+	g := tfgraph.NewGraph()
+	x := g.WithDevice("/device:CPU:0").Const("x", []float32{1, 2, 3})
+	loss := g.Sum("loss", g.WithDevice("/device:CPU:0").Square("square", x), []int32{0}, false)
+	grads, err := g.GradientsColocated(tfgraph.DefaultRegistry(), []tf.Output{loss}, []tf.Output{x}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(grads[0].Op.Device())
+	s, err := tfgraph.NewSession(g, tfgraph.SessionConfig{IntraOpThreads: 1, InterOpThreads: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.Run(nil, []tf.Output{grads[0]}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(out[0].Value())
+	// Output:
+	// /device:CPU:0
+	// [2 4 6]
 }
