@@ -75,15 +75,14 @@ func (p *DataParallel) checkModel(m models.Model) error {
 // placer puts each new variable on the least loaded device (by bytes).
 type placer struct {
 	devices []string
-	bytes   []int64
-	of      map[string]string // variable name -> device
+	bytes   []int64 // placed on each device so far
 }
 
 func newPlacer(devices []string) *placer {
-	return &placer{devices: devices, bytes: make([]int64, len(devices)), of: map[string]string{}}
+	return &placer{devices: devices, bytes: make([]int64, len(devices))}
 }
 
-func (p *placer) place(name string, bytes int64) string {
+func (p *placer) place(_ string, bytes int64) string {
 	k := 0
 	for i := range p.bytes {
 		if p.bytes[i] < p.bytes[k] {
@@ -91,7 +90,6 @@ func (p *placer) place(name string, bytes int64) string {
 		}
 	}
 	p.bytes[k] += bytes
-	p.of[name] = p.devices[k]
 	return p.devices[k]
 }
 
