@@ -233,9 +233,6 @@ func (f FoldedConvBN) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	if err != nil {
 		return tf.Output{}, err
 	}
-	if b.Env.Training && b.Env.Replicated() {
-		return tf.Output{}, fmt.Errorf("layer %s+%s: a convolution folded with batch norm is not supported in data-parallel training yet (its batch moments would be per replica)", f.Conv.Name, f.BN.Name)
-	}
 	c := f.Conv
 	g := b.Graph()
 	s := g.Scope(c.Name)
@@ -252,7 +249,12 @@ func (f FoldedConvBN) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	biasM := fs.Sub("bias_moving", v.beta, fs.RealDiv("mean_scaled", fs.Mul("gamma_mean", v.gamma, v.mean), sigmaM))
 	if b.Env.Training {
 		raw := fs.Conv2D("Conv2D_float", x, k, strides4(c.Strides), padding(c.Padding))
-		mean, variance := moments(fs, raw, 4)
+		var mean, variance tf.Output
+		if b.Env.Replicated() { // the global batch's (syncbn.go)
+			mean, variance = globalMoments(b, fs, raw, nil)
+		} else {
+			mean, variance = moments(fs, raw, 4)
+		}
 		var on tf.Output
 		if k := b.Env.Schedule.FreezeBNAfter; k > 0 {
 			on = b.Env.Before(fs, "bn_active", k)
@@ -267,7 +269,16 @@ func (f FoldedConvBN) Build(b *Builder, x tf.Output) (tf.Output, error) {
 		}
 		y = s.AddV2("add", s.Mul("correct", y, corr), biasB)
 		y = b.output(s, c.Name, activate(s, c.Activation, y))
-		if g.Err() == nil { // the forward pass read the moving statistics first
+		if g.Err() == nil && b.Env.Replicated() { // once, after every replica read them
+			afterAll(b, bs, y, func(g *tfgraph.Graph, after tf.Output) {
+				var on tf.Output
+				if k := b.Env.Schedule.FreezeBNAfter; k > 0 {
+					on = b.Env.Before(g, "bn_active", k)
+				}
+				b.updateMoving(g, v.movingMean, "moving_mean", mean, decay, on, after)
+				b.updateMoving(g, v.movingVar, "moving_variance", variance, decay, on, after)
+			})
+		} else if g.Err() == nil { // the forward pass read the moving statistics first
 			b.updateMoving(bs, v.movingMean, "moving_mean", mean, decay, on, y)
 			b.updateMoving(bs, v.movingVar, "moving_variance", variance, decay, on, y)
 		}

@@ -23,12 +23,12 @@ import (
 // from the chief, whose session target (SessionConfig.Target) is a server
 // of the cluster.
 //
-// A batch norm normalizes with the global batch's moments (each replica's
-// partial sums added on the variables' device, as Keras's
-// SyncBatchNormalization) and updates its moving statistics once; the
-// gradients are those of the global batch's loss, each gradient op on its
-// forward op's device. Dropout, learnable ranges and batch norms folded
-// into convolutions have no data-parallel form yet; a model with them is
+// A batch norm (also one folded into its convolution) normalizes with
+// the global batch's moments (the replicas' moments averaged on the
+// variables' device, as Keras's SyncBatchNormalization) and updates its
+// moving statistics once; the gradients are those of the global batch's
+// loss, each gradient op on its forward op's device. Dropout and
+// learnable ranges have no data-parallel form yet; a model with them is
 // refused.
 type DataParallel struct {
 	// Workers are the replicas' devices, e.g. "/job:worker/task:0", in

@@ -33,7 +33,6 @@ func TestDataParallelRejects(t *testing.T) {
 		{"no variables", mlp + out, &loop.DataParallel{Workers: []string{"/job:worker/task:0"}, Chief: "/job:chief/task:0"}, "data parallel: no devices for the variables"},
 		{"no chief", mlp + out, &loop.DataParallel{Workers: []string{"/job:worker/task:0"}, Variables: []string{"/job:ps/task:0"}}, "data parallel: no chief device"},
 		{"uneven batch", mlp + out, three, "the global batch of 8 rows does not split evenly over 3 workers"},
-		{"folded batch norm", "input: [2, 2, 1]\nfold_batch_norm: true\nlayers:\n  - {type: conv2d, name: c, filters: 2, kernel: [1, 1], no_bias: true}\n  - {type: batch_norm, name: bn}\n  - {type: flatten, name: f}\n" + out, twoWorkers(), "layer c+bn: a convolution folded with batch norm is not supported in data-parallel training yet"},
 		{"dropout", mlp + "  - {type: dropout, name: drop, rate: 0.5}\n" + out, twoWorkers(), "layer drop: dropout is not supported in data-parallel training yet"},
 		{"learnable ranges", mlp + out + fmt.Sprintf(scheme, ", learnable_ranges: true"), twoWorkers(), "learnable ranges are not supported in data-parallel training"},
 	}
