@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"math"
 
+	"github.com/qat-go/qat/qat"
+	"github.com/qat-go/qat/tfgraph"
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
@@ -13,7 +15,9 @@ import (
 // it passes its input through. The mask is drawn by TensorFlow's stateless
 // uniform generator from the Builder's seed, the layer's name and the
 // step, so a run and its resumed copy drop the same values. Its output
-// keeps its input's quantization.
+// keeps its input's quantization. In a data-parallel step each replica
+// draws the mask of the whole global batch and keeps its own rows, so the
+// masks are one process's.
 type Dropout struct {
 	Name string
 	Rate float64 // in [0, 1)
@@ -46,11 +50,36 @@ func (d Dropout) Build(b *Builder, x tf.Output) (tf.Output, error) {
 	h := fnv.New64a()
 	h.Write([]byte(d.Name))
 	seed := s.Op1("Pack", "seed", []any{[]tf.Output{s.Const("layer_seed", int64((h.Sum64()^b.seed)&math.MaxInt64)), b.Env.Step}}, map[string]any{"axis": int64(0)})
-	u := s.Op1("StatelessRandomUniform", "random_uniform", []any{s.Shape("Shape", x), seed}, map[string]any{"dtype": tf.Float})
+	u := mask(s, x, seed, b.Env)
 	keep := s.Cast("Cast", s.GreaterEqual("GreaterEqual", u, s.Scalar("rate", float32(d.Rate))), tf.Float)
 	y := s.Mul("mul_1", s.Mul("mul", x, s.Scalar("scale", float32(1/(1-d.Rate)))), keep)
 	if err := g.Err(); err != nil {
 		return tf.Output{}, fmt.Errorf("layer %s: %w", d.Name, err)
 	}
 	return y, nil
+}
+
+// mask draws uniform values in [0, 1) of x's shape from seed. In replica i
+// of n it draws those of the global batch (n times x's rows) and slices
+// rows [i*b, (i+1)*b): the generator is counter-based, so they are the
+// values one process draws for those rows.
+func mask(s *tfgraph.Graph, x, seed tf.Output, env *qat.Env) tf.Output {
+	shape := s.Shape("Shape", x)
+	i, n := env.Shard()
+	if n == 1 {
+		return s.Op1("StatelessRandomUniform", "random_uniform", []any{shape, seed}, map[string]any{"dtype": tf.Float})
+	}
+	rank, err := tfgraph.ShapeOf(x)
+	if err != nil {
+		s.SetErr(err)
+		return tf.Output{}
+	}
+	rows, begin := make([]int64, len(rank)), make([]int64, len(rank))
+	for k := range rows {
+		rows[k] = 1
+	}
+	rows[0], begin[0] = int64(n), int64(i)
+	global := s.Mul("global_shape", shape, s.Const("replicas", rows))
+	u := s.Op1("StatelessRandomUniform", "random_uniform", []any{global, seed}, map[string]any{"dtype": tf.Float})
+	return s.Op1("Slice", "shard", []any{u, s.Mul("begin", shape, s.Const("replica", begin)), shape}, nil)
 }

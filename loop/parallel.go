@@ -27,8 +27,9 @@ import (
 // the global batch's moments (the replicas' moments averaged on the
 // variables' device, as Keras's SyncBatchNormalization) and updates its
 // moving statistics once; the gradients are those of the global batch's
-// loss, each gradient op on its forward op's device. Dropout and
-// learnable ranges have no data-parallel form yet; a model with them is
+// loss, each gradient op on its forward op's device. Dropout draws one
+// process's masks (each replica its rows of the global batch's).
+// Learnable ranges have no data-parallel form yet; a model with them is
 // refused.
 type DataParallel struct {
 	// Workers are the replicas' devices, e.g. "/job:worker/task:0", in
@@ -56,18 +57,6 @@ func (p *DataParallel) Validate(batch int64) error {
 		return errors.New("data parallel: no chief device")
 	case batch%int64(len(p.Workers)) != 0:
 		return fmt.Errorf("data parallel: the global batch of %d rows does not split evenly over %d workers", batch, len(p.Workers))
-	}
-	return nil
-}
-
-// checkModel refuses layers whose training step depends on the whole
-// batch in ways the replicas do not share yet.
-func (p *DataParallel) checkModel(m models.Model) error {
-	for _, l := range m.Layers {
-		switch l.(type) {
-		case layers.Dropout:
-			return fmt.Errorf("data parallel: layer %s: dropout is not supported in data-parallel training yet (its masks would differ from one process's)", l.LayerName())
-		}
 	}
 	return nil
 }

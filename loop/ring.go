@@ -99,6 +99,9 @@ func (m member) Join(scope string, bmin, bmax tf.Output, update qat.RangeUpdate)
 	return out[0], out[1]
 }
 
+// Shard implements qat.Rendezvous.
+func (m member) Shard() (index, n int) { return m.i, m.r.n }
+
 // Sum implements qat.Rendezvous.
 func (m member) Sum(scope string, x tf.Output, combine qat.SumCombine) tf.Output {
 	out := m.meet(join{scope, "sum", []tf.Output{x}, func(r *ring, parts [][]tf.Output) []tf.Output {

@@ -164,9 +164,6 @@ func NewTrainer(m models.Model, ds data.Dataset, init data.Weights, cfg Config) 
 		if err := p.Validate(batch); err != nil {
 			return nil, err
 		}
-		if err := p.checkModel(m); err != nil {
-			return nil, err
-		}
 	}
 	t.graph = tfgraph.NewGraph()
 	g := t.graph // where the step's ops go: on the chief in a cluster

@@ -32,6 +32,9 @@ type Rendezvous interface {
 	// of replicas. On failure it records an error in the graph and
 	// returns the zero Output.
 	Sum(scope string, x tf.Output, combine SumCombine) tf.Output
+	// Shard returns which replica this is (from 0) and how many there
+	// are; replica i takes rows [i*b, (i+1)*b) of a global batch of n*b.
+	Shard() (index, n int)
 }
 
 // SumCombine builds, in g, what the replicas take from the sum of their
@@ -65,6 +68,15 @@ func (e *Env) update(s *tfgraph.Graph, bmin, bmax tf.Output, fn RangeUpdate) (tf
 // Replicated reports whether e builds one replica of a data-parallel
 // step (Replica), whose layers combine global-batch statistics with Sum.
 func (e *Env) Replicated() bool { return e.replicas != nil }
+
+// Shard returns which replica of a data-parallel step e builds and how
+// many there are: (0, 1) outside one.
+func (e *Env) Shard() (index, n int) {
+	if e.replicas == nil {
+		return 0, 1
+	}
+	return e.replicas.Shard()
+}
 
 // Sum returns what combine builds, once for all replicas, from the sum
 // over the replicas of x, a partial sum built in s (see Rendezvous.Sum).
