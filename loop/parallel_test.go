@@ -33,7 +33,6 @@ func TestDataParallelRejects(t *testing.T) {
 		{"no variables", mlp + out, &loop.DataParallel{Workers: []string{"/job:worker/task:0"}, Chief: "/job:chief/task:0"}, "data parallel: no devices for the variables"},
 		{"no chief", mlp + out, &loop.DataParallel{Workers: []string{"/job:worker/task:0"}, Variables: []string{"/job:ps/task:0"}}, "data parallel: no chief device"},
 		{"uneven batch", mlp + out, three, "the global batch of 8 rows does not split evenly over 3 workers"},
-		{"learnable ranges", mlp + out + fmt.Sprintf(scheme, ", learnable_ranges: true"), twoWorkers(), "learnable ranges are not supported in data-parallel training"},
 	}
 	ds, err := data.Synthetic(16, 4, 3, 1)
 	if err != nil {

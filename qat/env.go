@@ -31,6 +31,9 @@ type Env struct {
 	root string // the graph prefix NewEnv was given, left out of names
 	// replicas joins the replicas of a data-parallel step (nil: one process).
 	replicas Rendezvous
+	// trained, in a replica, holds its own reads of the trainable ranges
+	// (nil: rec.trainable, one process's).
+	trained *[]tfgraph.Param
 }
 
 // record is the part of an Env shared by all its scoped copies.
@@ -75,7 +78,14 @@ func (e *Env) RangeVariables() []*tfgraph.Variable {
 }
 
 // Trainable lists the range variables that are trained by gradient (Learnable).
-func (e *Env) Trainable() []tfgraph.Param { return append([]tfgraph.Param(nil), e.rec.trainable...) }
+// In a replica of a data-parallel step they are the replica's own reads,
+// whose gradients the replicas add.
+func (e *Env) Trainable() []tfgraph.Param {
+	if e.trained != nil {
+		return append([]tfgraph.Param(nil), *e.trained...)
+	}
+	return append([]tfgraph.Param(nil), e.rec.trainable...)
+}
 
 // Observed maps each range variable's full name to the statistic the
 // calibration graph computes for it (only when Calibrate is set).
@@ -126,3 +136,15 @@ func (e *Env) rangeVar(name string, shape []int64, def float32) *tfgraph.Variabl
 // other, so an inference graph built beside a training graph reads the same
 // variables.
 func (e *Env) ShareRanges(other *Env) { e.rec.ranges = other.rec.ranges }
+
+// train records ps, reads of range variables trained by gradient: in a
+// replica its own (every replica reads them), else once (known: an
+// earlier build of the same record has).
+func (e *Env) train(known bool, ps ...tfgraph.Param) {
+	switch {
+	case e.trained != nil:
+		*e.trained = append(*e.trained, ps...)
+	case !known:
+		e.rec.trainable = append(e.rec.trainable, ps...)
+	}
+}

@@ -161,9 +161,6 @@ func (q Learnable) Apply(e *Env, name string, x tf.Output) tf.Output {
 	if !e.check(name, q) {
 		return tf.Output{}
 	}
-	if e.Training && e.replicated(name, "learnable") {
-		return tf.Output{}
-	}
 	shape := rangeShape(e.Graph, x, q.PerChannel)
 	_, known := e.rec.ranges[e.key(name+"_min")]
 	lo, hi := e.rangeVar(name+"_min", shape, InitMin), e.rangeVar(name+"_max", shape, InitMax)
@@ -174,8 +171,8 @@ func (q Learnable) Apply(e *Env, name string, x tf.Output) tf.Output {
 		return e.observe(x, lo, hi, rmin, rmax)
 	}
 	minv, maxv := lo.Read(s, "min"), hi.Read(s, "max")
-	if e.Training && !known {
-		e.rec.trainable = append(e.rec.trainable, tfgraph.Param{Var: lo, Value: minv}, tfgraph.Param{Var: hi, Value: maxv})
+	if e.Training {
+		e.train(known, tfgraph.Param{Var: lo, Value: minv}, tfgraph.Param{Var: hi, Value: maxv})
 	}
 	y := fakeQuant(s, x, minv, maxv, q.PerChannel, q.NumBits, q.NarrowRange)
 	if !e.Training {

@@ -1,7 +1,6 @@
 package qat
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/qat-go/qat/tfgraph"
@@ -49,10 +48,11 @@ type RangeUpdate func(g *tfgraph.Graph, bmin, bmax tf.Output) (lo, hi tf.Output)
 // Replica returns an Env for one replica of a data-parallel step, built
 // in g (the replica's scope and device): it shares e's range variables,
 // named without g's prefix, and joins the other replicas at every range
-// update through r.
+// update through r. Its trainable ranges (Learnable) are the shared
+// variables read in g.
 func (e *Env) Replica(g *tfgraph.Graph, r Rendezvous) *Env {
 	c := *e
-	c.Graph, c.root, c.replicas = g, g.FullName(""), r
+	c.Graph, c.root, c.replicas, c.trained = g, g.FullName(""), r, new([]tfgraph.Param)
 	return &c
 }
 
@@ -91,14 +91,4 @@ func (e *Env) Sum(s *tfgraph.Graph, x tf.Output, combine SumCombine) tf.Output {
 // relative is s's op scope without the replica's root.
 func (e *Env) relative(s *tfgraph.Graph) string {
 	return strings.TrimSuffix(strings.TrimPrefix(s.FullName(""), e.root), "/")
-}
-
-// replicated reports (and records as the graph's error) that quantizer
-// name has no data-parallel form.
-func (e *Env) replicated(name, kind string) bool {
-	if e.replicas == nil {
-		return false
-	}
-	e.Graph.SetErr(fmt.Errorf("quantizer %s: %s ranges are not supported in data-parallel training", e.Graph.FullName(name), kind))
-	return true
 }
