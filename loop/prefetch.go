@@ -44,15 +44,20 @@ func (p *prefetcher) draw(at data.BatchState) batch {
 // take returns the batch at position at: the one drawn ahead if it is
 // that one, else one drawn now.
 func (p *prefetcher) take(at data.BatchState) batch {
-	if b, ok := p.wait(); ok && b.at == at {
-		return b
+	if b, ok := p.wait(); ok {
+		if b.at == at {
+			return b
+		}
+		releaseFeeds(b.feeds) // drawn for a position the trainer left
 	}
 	return p.draw(at)
 }
 
 // start draws the batch at position at on a goroutine.
 func (p *prefetcher) start(at data.BatchState) {
-	p.wait()
+	if b, ok := p.wait(); ok {
+		releaseFeeds(b.feeds)
+	}
 	c := make(chan batch, 1)
 	p.pending = c
 	go func() { c <- p.draw(at) }()

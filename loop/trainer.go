@@ -324,9 +324,18 @@ func (t *Trainer) stepLocked() (float32, int, error) {
 			return 0, t.step + 1, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
 		feeds = b.feeds
-		t.ahead.start(b.next) // the next batch is gathered while this step runs
+		defer releaseFeeds(b.feeds) // this step's own
+		t.ahead.start(b.next)       // the next batch is gathered while this step runs
 	}
 	return t.run(feeds)
+}
+
+// releaseFeeds frees the tensors of a step's own feeds once it has run
+// (see tfgraph.Release).
+func releaseFeeds(feeds map[tf.Output]*tf.Tensor) {
+	for _, x := range feeds {
+		tfgraph.Release(x)
+	}
 }
 
 // StepOn runs one training step on the given batch instead of the next
@@ -342,6 +351,7 @@ func (t *Trainer) StepOn(x, y data.Array) (float32, error) {
 	}
 	t.replayable = false
 	loss, _, err := t.run(feeds)
+	releaseFeeds(feeds)
 	return loss, err
 }
 
@@ -363,6 +373,7 @@ func (t *Trainer) run(feeds map[tf.Output]*tf.Tensor) (float32, int, error) {
 		t.lastCorrect, _ = tfgraph.Value(out[1]).(float32)
 	}
 	loss, ok := tfgraph.Value(out[0]).(float32)
+	tfgraph.Release(out...)
 	if !ok {
 		return 0, n, fmt.Errorf("step %d: loss has type %T", n, tfgraph.Value(out[0]))
 	}

@@ -180,6 +180,7 @@ func RunBatches(sess *tf.Session, in, out tf.Output, shape []int64, x []float32,
 			return nil, nil, err
 		}
 		res, err := sess.Run(map[tf.Output]*tf.Tensor{in: xt}, []tf.Output{out}, nil)
+		Release(xt)
 		if err != nil {
 			return nil, nil, fmt.Errorf("examples %d..%d: %w", from, to, err)
 		}
@@ -191,6 +192,7 @@ func RunBatches(sess *tf.Session, in, out tf.Output, shape []int64, x []float32,
 			return nil, nil, fmt.Errorf("examples %d..%d: the output has shape %v but the batches before had rows of shape %v", from, to, got, outShape[1:])
 		}
 		v, err := Float32s(res[0])
+		Release(res[0])
 		if err != nil {
 			return nil, nil, fmt.Errorf("examples %d..%d: %w", from, to, err)
 		}
