@@ -3,41 +3,18 @@ package loop_test
 import (
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
-	"github.com/qat-go/qat/models"
 )
 
-// bnTrainer builds a trainer for cfg on ds (batch 64, SGD) in one process
-// (workers 0) or as workers replicas on this process's CPU.
+// bnTrainer is cpuTrainer with batch 64 and SGD.
 func bnTrainer(t *testing.T, cfg string, ds data.Dataset, workers int) *loop.Trainer {
 	t.Helper()
-	c, err := models.ParseConfig(strings.NewReader(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := c.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
 	lc := loop.DefaultConfig()
 	lc.BatchSize, lc.Optimizer = 64, loop.SGD{LearningRate: 0.05}
-	if workers > 0 {
-		cpu := "/device:CPU:0"
-		lc.Parallel = &loop.DataParallel{Workers: make([]string, workers), Variables: []string{cpu}, Chief: cpu}
-		for i := range lc.Parallel.Workers {
-			lc.Parallel.Workers[i] = cpu
-		}
-	}
-	tr, err := loop.NewTrainer(m, ds, nil, lc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	return tr
+	return cpuTrainer(t, cfg, ds, workers, lc)
 }
 
 // skewed is 64 rows of 4x4x2 inputs whose second half is shifted by 3 and

@@ -2,12 +2,10 @@ package loop_test
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
-	"github.com/qat-go/qat/models"
 )
 
 // A batch norm in data-parallel training normalizes with the global
@@ -26,38 +24,10 @@ func TestDataParallelBatchNorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds.X.Shape = []int64{64, 6, 6, 1}
-	cpu := "/device:CPU:0"
 	run := func(workers int) []float32 {
-		c, err := models.ParseConfig(strings.NewReader(cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := c.Model()
-		if err != nil {
-			t.Fatal(err)
-		}
 		lc := loop.DefaultConfig()
 		lc.BatchSize, lc.Optimizer = 16, loop.SGD{LearningRate: 0.05}
-		if workers > 0 {
-			lc.Parallel = &loop.DataParallel{Workers: make([]string, workers), Variables: []string{cpu}, Chief: cpu}
-			for i := range lc.Parallel.Workers {
-				lc.Parallel.Workers[i] = cpu
-			}
-		}
-		tr, err := loop.NewTrainer(m, ds, nil, lc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		var losses []float32
-		for range 5 {
-			l, err := tr.Step()
-			if err != nil {
-				t.Fatal(err)
-			}
-			losses = append(losses, l)
-		}
-		return losses
+		return steps(t, cpuTrainer(t, cfg, ds, workers, lc), 5)
 	}
 	single := run(0)
 	for _, tt := range []struct {

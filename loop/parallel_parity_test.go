@@ -3,12 +3,10 @@ package loop_test
 import (
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/qat-go/qat/data"
 	"github.com/qat-go/qat/loop"
-	"github.com/qat-go/qat/models"
 )
 
 // TestDataParallelParity trains 8-bit MLPs for 5 steps of 64 rows in one
@@ -35,48 +33,10 @@ func TestDataParallelParity(t *testing.T) {
 		ds.X.Data[i] *= 8
 	}
 	run := func(cfg string, workers int) ([]float32, data.Weights) {
-		c, err := models.ParseConfig(strings.NewReader(cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := c.Model()
-		if err != nil {
-			t.Fatal(err)
-		}
 		lc := loop.DefaultConfig()
 		lc.BatchSize, lc.Seed = 64, 11
-		if workers > 0 {
-			cpu := "/device:CPU:0"
-			lc.Parallel = &loop.DataParallel{Workers: make([]string, workers), Variables: []string{cpu}, Chief: cpu}
-			for i := range lc.Parallel.Workers {
-				lc.Parallel.Workers[i] = cpu
-			}
-		}
-		tr, err := loop.NewTrainer(m, ds, nil, lc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
-		var losses []float32
-		for range 5 {
-			l, err := tr.Step()
-			if err != nil {
-				t.Fatal(err)
-			}
-			losses = append(losses, l)
-		}
-		w, err := tr.Weights()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := tr.Ranges()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range r {
-			w[k] = v
-		}
-		return losses, w
+		tr := cpuTrainer(t, cfg, ds, workers, lc)
+		return steps(t, tr, 5), snapshot(t, tr)
 	}
 	for _, tt := range []struct {
 		name, config, without string // without: the config without the feature, whose first loss differs

@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/qat-go/qat/data"
 )
 
 // bnCNN is a small CNN with two batch norms (conv2d without bias or
@@ -197,17 +195,7 @@ type arrayDiff struct {
 // of the cluster run cl, over the array's largest magnitude.
 func compareArrays(t *testing.T, single, cl, name string) []arrayDiff {
 	t.Helper()
-	x, err := data.ReadNPZ(filepath.Join(single, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := data.ReadNPZ(filepath.Join(cl, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(x) != len(y) || len(x) == 0 {
-		t.Fatalf("%s: %d and %d arrays", name, len(x), len(y))
-	}
+	x, y := readBoth(t, single, cl, name)
 	keys := make([]string, 0, len(x))
 	for k := range x {
 		keys = append(keys, k)

@@ -133,17 +133,7 @@ func compareDataParallel(t *testing.T, single, cl string) {
 		}
 	}
 	for _, name := range []string{"weights.npz", "ranges.npz"} {
-		x, err := data.ReadNPZ(filepath.Join(single, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := data.ReadNPZ(filepath.Join(cl, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(x) != len(y) || len(x) == 0 {
-			t.Fatalf("%s: %d and %d arrays", name, len(x), len(y))
-		}
+		x, y := readBoth(t, single, cl, name)
 		for key, xa := range x {
 			ya, ok := y[key]
 			if !ok || len(ya.Data) != len(xa.Data) {
@@ -214,4 +204,22 @@ func TestTrainClusterErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readBoth reads the npz file name of the one-process run single and of
+// the cluster run cl, which must hold as many arrays, at least one.
+func readBoth(t *testing.T, single, cl, name string) (x, y map[string]data.Array) {
+	t.Helper()
+	x, err := data.ReadNPZ(filepath.Join(single, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err = data.ReadNPZ(filepath.Join(cl, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x) != len(y) || len(x) == 0 {
+		t.Fatalf("%s: %d and %d arrays", name, len(x), len(y))
+	}
+	return x, y
 }
