@@ -90,14 +90,21 @@ func (n BatchNorm) variables(b *Builder, s *tfgraph.Graph, channels int64) bnVar
 // axis but the last, as tf.nn.moments, under the scope "moments" as Keras
 // names them (see unfused for why the names matter).
 func moments(s *tfgraph.Graph, x tf.Output, rank int) (mean, variance tf.Output) {
-	axes := make([]int32, rank-1)
-	for i := range axes {
-		axes[i] = int32(i)
-	}
+	axes := channelAxes(rank)
 	s = s.Scope("moments")
 	mean = s.Mean("mean", x, axes, false)
 	variance = s.Mean("variance", s.SquaredDifference("SquaredDifference", x, s.StopGradient("StopGradient", mean)), axes, false)
 	return mean, variance
+}
+
+// channelAxes are the axes a batch norm's moments reduce over for input
+// of the given rank: every axis but the last (the channels).
+func channelAxes(rank int) []int32 {
+	axes := make([]int32, rank-1)
+	for i := range axes {
+		axes[i] = int32(i)
+	}
+	return axes
 }
 
 // updateMoving adds m -= (m - batch) * (1 - momentum) * on (on may be the

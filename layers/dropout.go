@@ -69,12 +69,12 @@ func mask(s *tfgraph.Graph, x, seed tf.Output, env *qat.Env) tf.Output {
 	if n == 1 {
 		return s.Op1("StatelessRandomUniform", "random_uniform", []any{shape, seed}, map[string]any{"dtype": tf.Float})
 	}
-	rank, err := tfgraph.ShapeOf(x)
+	dims, err := tfgraph.ShapeOf(x)
 	if err != nil {
 		s.SetErr(err)
 		return tf.Output{}
 	}
-	rows, begin := make([]int64, len(rank)), make([]int64, len(rank))
+	rows, begin := make([]int64, len(dims)), make([]int64, len(dims))
 	for k := range rows {
 		rows[k] = 1
 	}

@@ -42,10 +42,7 @@ func globalMoments(b *Builder, s *tfgraph.Graph, x tf.Output, done func(g *tfgra
 		s.SetErr(fmt.Errorf("data-parallel batch norm needs a static input shape, got %v", dims))
 		return tf.Output{}, tf.Output{}
 	}
-	axes := make([]int32, len(dims)-1)
-	for i := range axes {
-		axes[i] = int32(i)
-	}
+	axes := channelAxes(len(dims))
 	// global averages the replicas' summed moments.
 	var global qat.SumCombine = func(g *tfgraph.Graph, sum tf.Output, replicas int) tf.Output {
 		return g.RealDiv("global", sum, g.Scalar("replicas", float32(replicas)))
