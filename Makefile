@@ -68,7 +68,7 @@ bench: $(MNIST_DATA)
 	$(GO) run ./bench
 
 ## profile: perf profiles (self time by library and symbol) of bench's Go
-## and Python workers in steady state, into bench/profile.md (about 3
+## and Python workers in steady state, into bench/profile.md (about 7
 ## minutes; needs perf, Debian's linux-perf). Not part of test.
 profile: $(MNIST_DATA)
 	$(GO) build -o bin/bench-worker ./bench/goworker
