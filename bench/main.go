@@ -118,11 +118,15 @@ func specs(worker, python, savedModel string, threads int) []bench.Spec {
 	// but the eager one; Go in eager numerics and with XLA are measured
 	// beside it.
 	xla := []string{"TF_XLA_FLAGS=--tf_xla_cpu_global_jit"}
+	// The Go worker calls tfgraph.KeepFreedMemory as qat's commands do;
+	// these rows run it without, on glibc's adaptive thresholds.
+	defaultMalloc := []string{"BENCH_DEFAULT_MALLOC=1"}
 	var s []bench.Spec
 	s = append(s, bench.Spec{ID: "w1", Title: "W1: article Example 3 (10-32-10, 100 examples), train step", Unit: "train step", Threads: 1,
 		Contenders: []bench.ContenderSpec{
 			{Name: "Go loop.Trainer", Argv: []string{worker, "example3", "graph"}},
 			{Name: "Go loop.Trainer, eager numerics", Argv: []string{worker, "example3", "eager"}},
+			{Name: "Go loop.Trainer, glibc's default malloc", Argv: []string{worker, "example3", "graph"}, Env: defaultMalloc},
 			{Name: "Go loop.Trainer, XLA", Argv: []string{worker, "example3", "xla"}, Env: xla},
 			{Name: "Python @tf.function step", Argv: py("example3", "function"), Target: 3},
 			{Name: "Python @tf.function(jit_compile=True) step", Argv: py("example3", "jit"), Target: 2},
@@ -134,6 +138,7 @@ func specs(worker, python, savedModel string, threads int) []bench.Spec {
 			Contenders: []bench.ContenderSpec{
 				{Name: "Go loop.Trainer", Argv: []string{worker, "train", qat, n, "graph"}},
 				{Name: "Go loop.Trainer, eager numerics", Argv: []string{worker, "train", qat, n, "eager"}},
+				{Name: "Go loop.Trainer, glibc's default malloc", Argv: []string{worker, "train", qat, n, "graph"}, Env: defaultMalloc},
 				{Name: "Go loop.Trainer, XLA", Argv: []string{worker, "train", qat, n, "xla"}, Env: xla},
 				{Name: "tfmot quantize_model + tf_keras fit, tf.data", Argv: py("fit", "qat", "tf_keras", n, "0.0001"), Target: 1.15},
 			}})
@@ -146,6 +151,7 @@ func specs(worker, python, savedModel string, threads int) []bench.Spec {
 		Contenders: []bench.ContenderSpec{
 			{Name: "Go loop.Trainer", Argv: []string{worker, "train", fl, t, "graph"}},
 			{Name: "Go loop.Trainer, eager numerics", Argv: []string{worker, "train", fl, t, "eager"}},
+			{Name: "Go loop.Trainer, glibc's default malloc", Argv: []string{worker, "train", fl, t, "graph"}, Env: defaultMalloc},
 			{Name: "tf_keras fit, tf.data", Argv: py("fit", "float", "tf_keras", t, "0.001"), Target: 1.1},
 			{Name: "Keras 3 fit, tf.data", Argv: py("fit", "float", "keras3", t, "0.001"), Target: 1.1},
 		}})
@@ -157,6 +163,7 @@ func specs(worker, python, savedModel string, threads int) []bench.Spec {
 			Contenders: []bench.ContenderSpec{
 				{Name: "Go savedmodel.Load + Predict", Argv: []string{worker, "predict", savedModel, b.n, "1", "graph"}},
 				{Name: "Go savedmodel.Load + Predict, eager numerics", Argv: []string{worker, "predict", savedModel, b.n, "1", "eager"}},
+				{Name: "Go savedmodel.Load + Predict, glibc's default malloc", Argv: []string{worker, "predict", savedModel, b.n, "1", "graph"}, Env: defaultMalloc},
 				{Name: "Python tf.saved_model.load, serving_default", Argv: py("predict", savedModel, b.n, "1"), Target: b.target},
 			}})
 	}
@@ -165,18 +172,33 @@ func specs(worker, python, savedModel string, threads int) []bench.Spec {
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-// cpuModel is the first "model name" of /proc/cpuinfo.
+// cpuModel is the first "model name" of /proc/cpuinfo and whether the
+// CPU has AVX-512: TensorFlow's kernels differ with it (on the Intel CPUs
+// seen here, oneDNN's convolution and pooling primitives run; on AMD
+// without AVX-512, Eigen's), so ratios from two machines are not one series.
 func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
 		return "unknown"
 	}
+	model, isa := "unknown", "no AVX-512"
 	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name":
+			if model == "unknown" {
+				model = strings.TrimSpace(v)
+			}
+		case "flags":
+			if slices.Contains(strings.Fields(v), "avx512f") {
+				isa = "AVX-512"
+			}
 		}
 	}
-	return "unknown"
+	return model + ", " + isa
 }
 
 // loadAvg is the 1, 5 and 15 minute load averages.

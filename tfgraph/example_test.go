@@ -62,3 +62,13 @@ func ExampleGraph_FusedBatchNormV3() {
 	// mean [0.2500]
 	// variance [1.0667]
 }
+
+// A program that trains or serves with the library keeps the memory
+// TensorFlow frees between steps, once, at the start of main.
+func ExampleKeepFreedMemory() {
+	if err := tfgraph.KeepFreedMemory(); err != nil {
+		log.Print(err) // training still runs, with more page faults
+	}
+	fmt.Println("malloc keeps up to", tfgraph.MallocTrimThreshold>>20, "MiB of free heap")
+	// Output: malloc keeps up to 1024 MiB of free heap
+}

@@ -34,6 +34,16 @@ import (
 )
 
 func main() {
+	// As qat's commands do (tfgraph.KeepFreedMemory); the benchmark's
+	// "glibc's default malloc" rows set BENCH_DEFAULT_MALLOC=1 to measure
+	// the same worker without it.
+	if os.Getenv("BENCH_DEFAULT_MALLOC") != "1" {
+		if err := tfgraph.KeepFreedMemory(); err != nil {
+			fmt.Fprintln(os.Stderr, "goworker:", err)
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "goworker:", err)
 		fmt.Println("error", strings.ReplaceAll(err.Error(), "\n", " "))

@@ -25,6 +25,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qat-go/qat/tfgraph"
 	_ "github.com/qat-go/qat/tfquiet" // TensorFlow's start-up log lines only at TF_CPP_MIN_LOG_LEVEL
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -40,6 +41,9 @@ func main() {
 		signal.Reset(os.Interrupt, syscall.SIGTERM) // a second one kills at once
 		cancel()
 	}()
+	if err := tfgraph.KeepFreedMemory(); err != nil {
+		fmt.Fprintf(os.Stderr, "qat: warning: %v (training runs, with more page faults)\n", err)
+	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	if s := got.Load(); s != 0 {
 		// What shells expect of a program stopped by a signal: 130 for

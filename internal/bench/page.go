@@ -60,6 +60,7 @@ const method = `Each contender is a long-lived worker process (bench/goworker fo
 	"Numerics: Go's reference row runs in graph numerics (tfgraph.GraphNumerics: Grappler on, as in tf.function and Keras fit, " +
 	"whose results it reproduces bit for bit); the rows \"eager numerics\" run the same Go code with no graph rewrites " +
 	"(tfgraph.EagerNumerics, eager TensorFlow's bits), and \"XLA\" with SessionConfig.XLA (autoclustering, TF_XLA_FLAGS=--tf_xla_cpu_global_jit). " +
+	"Malloc: the Go worker calls tfgraph.KeepFreedMemory at start, as qat's commands do (glibc keeps the memory TensorFlow frees between runs instead of returning it to the kernel); the rows \"glibc's default malloc\" run the same worker without it. " +
 	"Threads: Go sets tfgraph.SessionConfig{IntraOpThreads: n, InterOpThreads: n}, except at one thread " +
 	"InterOpThreads: tfgraph.InlineOps (ops run on the calling thread, qat's default), Python " +
 	"tf.config.threading's intra- and inter-op pools to n (tf.data keeps its own threads). " +
