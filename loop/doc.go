@@ -6,4 +6,9 @@
 // (Trainer.Evaluate) or in a session of its own (Evaluator), and range
 // calibration (Calibrate), and checkpoints (Save, Restore, RestoreLatest) that
 // resume a run bit for bit.
+//
+// A program that trains calls tfgraph.KeepFreedMemory once, early in main
+// (qat's commands do): without it, glibc's malloc often returns each
+// step's freed activations to the kernel and faults them back in during
+// the next step.
 package loop
