@@ -34,16 +34,6 @@ import (
 )
 
 func main() {
-	// As qat's commands do (tfgraph.KeepFreedMemory); the benchmark's
-	// "glibc's default malloc" rows set BENCH_DEFAULT_MALLOC=1 to measure
-	// the same worker without it.
-	if os.Getenv("BENCH_DEFAULT_MALLOC") != "1" {
-		if err := tfgraph.KeepFreedMemory(); err != nil {
-			fmt.Fprintln(os.Stderr, "goworker:", err)
-			fmt.Println("error", err)
-			os.Exit(1)
-		}
-	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "goworker:", err)
 		fmt.Println("error", strings.ReplaceAll(err.Error(), "\n", " "))
@@ -52,6 +42,14 @@ func main() {
 }
 
 func run(args []string) error {
+	// As qat's commands do (tfgraph.KeepFreedMemory); the benchmark's
+	// "glibc's default malloc" rows set BENCH_DEFAULT_MALLOC=1 to measure
+	// the same worker without it.
+	if os.Getenv("BENCH_DEFAULT_MALLOC") != "1" {
+		if err := tfgraph.KeepFreedMemory(); err != nil {
+			return err
+		}
+	}
 	if len(args) == 0 {
 		return fmt.Errorf("usage: goworker example3 [MODE] | train CONFIG THREADS [MODE] | predict DIR BATCH THREADS [MODE] | export CONFIG DIR")
 	}
